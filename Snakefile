@@ -1,0 +1,27 @@
+# Why is the posted PyTorch model worse than the "identical" Keras model?
+# The whole study at a glance: the config, the stages, and what `all` builds.
+# README.md says how to run it; config/README.md documents every key.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/report.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        rules.report_pages.output,
+        expand(rules.figure.output, figure=FIGURES),

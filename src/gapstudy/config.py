@@ -1,0 +1,95 @@
+"""Check the study's config before any job runs, and list the runs it asks for."""
+
+from __future__ import annotations
+
+from itertools import product
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from gapstudy import variants as variants_mod
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+# Keras has no MPS device; TensorFlow-on-Metal is a separate plug-in we do not test.
+FRAMEWORK_DEVICES = {"torch": ("cpu", "cuda", "mps"), "keras": ("cpu", "cuda")}
+
+
+class ConfigError(ValueError):
+    """A config value the study cannot run with; the message names key, value and what is allowed."""
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA) -> dict:
+    """Raise ConfigError naming the first bad key; return the config with devices resolved.
+
+    ``available_devices`` defaults to what PyTorch finds on this machine.
+    """
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        raise ConfigError(
+            f"config key {_key(error.absolute_path)}: {error.message} "
+            f"(bad value: {error.instance!r}; see config/README.md)"
+        )
+
+    for name, variant in config["variants"].items():
+        try:
+            variants_mod.resolve(variant.get("switches"))
+        except ValueError as error:
+            raise ConfigError(f"config key variants.{name}.switches: {error}") from None
+
+    ref = config["reference"]
+    if ref["variant"] not in config["variants"]:
+        raise ConfigError(
+            f"config key reference.variant: {ref['variant']!r} is not a variant in "
+            f"config key variants (known: {', '.join(config['variants'])})"
+        )
+    if ref["framework"] not in config["variants"][ref["variant"]]["frameworks"]:
+        raise ConfigError(
+            f"config key reference: variant {ref['variant']!r} does not run framework "
+            f"{ref['framework']!r} (its frameworks: {config['variants'][ref['variant']]['frameworks']})"
+        )
+
+    if available_devices is None:
+        from gapstudy.runtime import available_devices as detect
+
+        available_devices = detect()
+    if config["devices"] == "auto":
+        devices = list(available_devices)
+    else:
+        devices = list(config["devices"])
+        missing = [d for d in devices if d not in available_devices]
+        if missing:
+            raise ConfigError(
+                f"config key devices: {missing[0]!r} is not available on this machine "
+                f"(available: {', '.join(available_devices)}); use 'devices: auto' or "
+                "list only available devices"
+            )
+    resolved = dict(config)
+    resolved["devices_resolved"] = devices
+    return resolved
+
+
+def runs(config: dict) -> list[dict]:
+    """Every (framework, variant, seed, device) the validated config asks for."""
+    found = []
+    for variant, spec in config["variants"].items():
+        for framework, device, seed in product(
+            spec["frameworks"], config["devices_resolved"], config["seeds"]
+        ):
+            if device in FRAMEWORK_DEVICES[framework]:
+                found.append(
+                    {"framework": framework, "variant": variant, "seed": seed, "device": device}
+                )
+    return found
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(Path(path).read_text())

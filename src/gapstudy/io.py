@@ -1,0 +1,52 @@
+"""Atomic writes: a killed job never leaves a half-written output behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True, allow_nan=True) + "\n")
+
+
+def open_log(path):
+    """Send stdout, stderr and a timestamped ``log()`` to the job's log file.
+
+    Returns ``log(message)``, which flushes at once so that ``tail -f`` on the
+    log shows a job's epochs while it runs.
+    """
+    import sys
+    import time
+
+    handle = open(path, "a", buffering=1)
+    sys.stdout = sys.stderr = handle
+
+    def log(message: str) -> None:
+        handle.write(f"{time.strftime('%H:%M:%S')} {message}\n")
+        handle.flush()
+
+    return log

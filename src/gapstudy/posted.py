@@ -1,0 +1,68 @@
+"""The user's code, transcribed plainly: the yardstick for exactness and speed.
+
+Nothing here is used by the workflow's training jobs. Tests compare the
+workflow's training paths against these functions, and the benchmark times
+them side by side.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def torch_as_posted(dataset, seed: int = 0, epochs: int = 100):
+    """The posted PyTorch loop; returns (train losses, val losses, predictions, model)."""
+    import torch
+    from torch import optim
+    from torch.utils.data import DataLoader, Dataset
+
+    from gapstudy.train_torch import TorchLinearModel
+
+    class XYData(Dataset):
+        def __init__(self, X, y):
+            super().__init__()
+            self.X = torch.tensor(X, dtype=torch.float32)
+            self.y = torch.tensor(y, dtype=torch.float32)
+            self.len = len(y)
+
+        def __getitem__(self, index):
+            return (self.X[index], self.y[index])
+
+        def __len__(self):
+            return self.len
+
+    def mean_squared_error(ytrue, ypred):
+        return torch.mean(((ytrue - ypred) ** 2))
+
+    traindata = XYData(dataset.X_train, dataset.y_train)
+    valdata = XYData(dataset.X_val, dataset.y_val)
+    trainloader = DataLoader(dataset=traindata, shuffle=True, batch_size=32, drop_last=False)
+    valloader = DataLoader(dataset=valdata, shuffle=True, batch_size=32, drop_last=False)
+
+    torch_model = TorchLinearModel(random_seed=seed)
+    optimizer = optim.Adam(
+        torch_model.parameters(), betas=(0.9, 0.9999), eps=1e-7, lr=1e-3, weight_decay=0
+    )
+    torch_trainlosses, torch_vallosses = [], []
+    for epoch in range(epochs):
+        losses = []
+        _ = torch_model.train()
+        for i, (x, y) in enumerate(trainloader):
+            optimizer.zero_grad()
+            ypred = torch_model(x)
+            loss = mean_squared_error(y, ypred)
+            _ = loss.backward()
+            _ = optimizer.step()
+            losses.append(loss.item())
+        torch_trainlosses.append(np.mean(losses))
+        losses = []
+        _ = torch_model.eval()
+        with torch.no_grad():
+            for i, (x, y) in enumerate(valloader):
+                ypred = torch_model(x)
+                loss = mean_squared_error(y, ypred)
+                losses.append(loss.item())
+        torch_vallosses.append(np.mean(losses))
+    ypred_torch = torch_model(torch.tensor(dataset.X_val, dtype=torch.float32))
+    ypred_torch = ypred_torch.detach().numpy().reshape(-1)
+    return torch_trainlosses, torch_vallosses, ypred_torch, torch_model

@@ -1,0 +1,191 @@
+"""Words and HTML for the report, generated from the computed tables.
+
+No number or verdict is typed by hand: every sentence of the front page is
+filled from the summary and comparison tables, so rerunning the study with
+another config rewrites the answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+
+import pandas as pd
+import yaml
+
+from gapstudy.variants import SWITCHES, resolve
+
+
+def _fmt(x, digits=3) -> str:
+    if x is None or pd.isna(x):
+        return "n/a"
+    return f"{x:.{digits}g}"
+
+
+def _ci(row, metric, digits=3) -> str:
+    return f"{_fmt(row[f'{metric}_ci_low'], digits)} to {_fmt(row[f'{metric}_ci_high'], digits)}"
+
+
+def verdict(low: float, high: float) -> str:
+    """Read a ratio's CI: above 1 is worse than the reference, below 1 better."""
+    if pd.isna(low) or pd.isna(high):
+        return "cannot be told apart from the reference with this few seeds"
+    if low > 1:
+        return "worse than the reference"
+    if high < 1:
+        return "better than the reference"
+    return "not detectably different from the reference"
+
+
+def describe_switches(switches: dict) -> str:
+    changed = {k: v for k, v in switches.items() if v != SWITCHES[k]["default"]}
+    if not changed:
+        return "the code exactly as posted"
+    return "; ".join(f"``{k}: {v}``: {SWITCHES[k]['values'][v]}" for k, v in changed.items())
+
+
+def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, provenance: dict) -> str:
+    """The front page: the answer to research question 1 in plain words."""
+    level = int(round(100 * config["statistics"]["confidence_level"]))
+    ref = config["reference"]
+    ref_label = f"{ref['framework']}/{ref['variant']}"
+    lines = [
+        "Answer",
+        "------",
+        "",
+    ]
+    n_seeds = len(config["seeds"])
+    lines += [
+        f"Each framework and variant was trained with {n_seeds} seeds for "
+        f"{config['training']['epochs']} epochs on the user's data "
+        f"({config['dataset']['n_train']} training and {config['dataset']['n_val']} validation rows). "
+        f"Intervals are bootstrap {level} % confidence intervals of the mean over seeds; "
+        f"the reference is **{ref_label}**.",
+        "",
+    ]
+    for device, dev_summary in summary.groupby("device"):
+        ref_row = dev_summary[
+            (dev_summary["framework"] == ref["framework"]) & (dev_summary["variant"] == ref["variant"])
+        ]
+        if ref_row.empty:
+            continue
+        ref_row = ref_row.iloc[0]
+        lines += [
+            f"**On {device}** the reference {ref_label} reaches a validation MSE of "
+            f"{_fmt(ref_row['val_mse_mean'])} ({_ci(ref_row, 'val_mse')}) and a Pearson r of "
+            f"{_fmt(ref_row['val_pearson_r_mean'])} ({_ci(ref_row, 'val_pearson_r')}).",
+            "",
+        ]
+        for _, row in comparison[comparison["device"] == device].iterrows():
+            s = dev_summary[
+                (dev_summary["framework"] == row["framework"]) & (dev_summary["variant"] == row["variant"])
+            ].iloc[0]
+            switches = config["variants"][row["variant"]].get("switches") or {}
+            lines += [
+                f"- **{row['framework']}/{row['variant']}** ({describe_switches(resolve(switches))}): "
+                f"validation MSE {_fmt(s['val_mse_mean'])} ({_ci(s, 'val_mse')}), "
+                f"{_fmt(row['mse_ratio'])} times the reference ({_ci(row, 'mse_ratio')}), "
+                f"that is {_fmt(row['mse_percent_difference'])} % "
+                f"({_ci(row, 'mse_percent_difference')} %); Pearson r {_fmt(s['val_pearson_r_mean'])} "
+                f"({_ci(s, 'val_pearson_r')}), R² {_fmt(s['val_r2_mean'])} ({_ci(s, 'val_r2')}). "
+                f"It is **{verdict(row['mse_ratio_ci_low'], row['mse_ratio_ci_high'])}** "
+                f"(Welch's t on log MSE, Holm-adjusted p = {_fmt(row['welch_p_holm'], 2)}; "
+                f"Mann-Whitney p = {_fmt(row['mannwhitney_p_holm'], 2)}; "
+                f"probability that a run beats a reference run: {_fmt(row['p_improvement'], 2)}).",
+            ]
+        lines.append("")
+    devices = provenance["devices_ran"]
+    how = "chosen automatically (``devices: auto``)" if config["devices"] == "auto" else "listed in the config"
+    lines += [
+        f"Devices that ran: {', '.join(devices)} ({how}; this machine has "
+        f"{', '.join(provenance['devices_available'])}). "
+        f"Training took {_fmt(provenance['training_span_seconds'], 4)} s from the first job's start "
+        f"to the last job's end ({_fmt(provenance['training_job_seconds'], 4)} s of job wall time "
+        f"over {provenance['n_runs']} jobs).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+TABLE_STYLE = """
+<style>
+body { font-family: sans-serif; font-size: 13px; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
+th { background: #f0f0f0; }
+caption { text-align: left; font-weight: bold; margin-bottom: 6px; }
+pre { background: #f7f7f7; padding: 6px; }
+</style>
+"""
+
+
+def html_page(title: str, body: str) -> str:
+    return (
+        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"{TABLE_STYLE}</head><body>\n{body}\n</body></html>\n"
+    )
+
+
+def html_table(df: pd.DataFrame, title: str, caption: str = "") -> str:
+    body = df.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="n/a", border=0)
+    text = f"<h3>{html.escape(title)}</h3>"
+    if caption:
+        text += f"<p>{html.escape(caption)}</p>"
+    return html_page(title, text + body)
+
+
+def provenance_html(provenance: dict, config: dict) -> str:
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+        for k, v in provenance["summary"].items()
+    )
+    libs = "".join(
+        f"<tr><td style='text-align:left'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
+        for k, v in provenance["distributions"].items()
+    )
+    devices = "".join(
+        f"<tr><td>{html.escape(d['device'])}</td><td style='text-align:left'>{html.escape(d['device_name'])}</td>"
+        f"<td>{d['n_runs']}</td></tr>"
+        for d in provenance["device_names"]
+    )
+    body = (
+        "<h3>Run</h3><table>" + rows + "</table>"
+        "<h3>Devices</h3><table><tr><th>device</th><th>name</th><th>runs</th></tr>" + devices + "</table>"
+        "<h3>Config</h3><pre>" + html.escape(yaml.safe_dump(config, sort_keys=False)) + "</pre>"
+        "<h3>Installed Python packages</h3><table><tr><th>package</th><th>version</th></tr>" + libs + "</table>"
+    )
+    return html_page("Provenance", body)
+
+
+def provenance(runs: pd.DataFrame, config: dict, environment: dict) -> dict:
+    """Who ran what where: devices, versions, and the time the training took."""
+    started = pd.to_datetime(runs["started"]).min()
+    finished = pd.to_datetime(runs["finished"]).max()
+    names = (
+        runs.groupby(["device", "device_name"]).size().reset_index(name="n_runs").to_dict("records")
+    )
+    prov = {
+        "devices_ran": sorted(runs["device"].unique().tolist()),
+        "devices_available": environment["devices_available"],
+        "device_names": [{k: (int(v) if k == "n_runs" else v) for k, v in d.items()} for d in names],
+        "n_runs": int(len(runs)),
+        "training_span_seconds": float((finished - started).total_seconds()),
+        "training_job_seconds": float(runs["wall_seconds"].sum()),
+        "distributions": environment["distributions"],
+    }
+    prov["summary"] = {
+        "python": environment["python"],
+        "platform": environment["platform"],
+        "devices in config": json.dumps(config["devices"]),
+        "devices that ran": ", ".join(prov["devices_ran"]),
+        "devices available here": ", ".join(environment["devices_available"]),
+        "training runs": prov["n_runs"],
+        "first training job started (UTC)": started.isoformat(),
+        "last training job finished (UTC)": finished.isoformat(),
+        "training span (s)": f"{prov['training_span_seconds']:.1f}",
+        "summed job wall time (s)": f"{prov['training_job_seconds']:.1f}",
+        "summed job CPU time (s)": f"{runs['cpu_seconds'].sum():.1f}",
+        "report tables written (UTC)": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return prov

@@ -1,0 +1,146 @@
+"""Interval estimates over seeds and comparisons against the reference run.
+
+Seeds of different frameworks are independent draws (seed 3 in PyTorch has
+nothing to do with seed 3 in Keras), so every two-group statistic here is
+unpaired. Bootstrap intervals come from ``scipy.stats.bootstrap`` (BCa, or
+percentile where BCa is undefined), tests from scipy.stats, the family-wise
+correction from statsmodels.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+SUMMARY_METRICS = ("val_mse", "val_pearson_r", "val_r2", "val_mae")
+GROUP = ["framework", "variant", "device"]
+
+
+def bootstrap_ci(samples, statistic, level: float, resamples: int, seed: int) -> tuple[float, float]:
+    """Bootstrap CI of ``statistic`` over one or more independent samples.
+
+    NaN where an interval does not exist (fewer than two values in a
+    sample); a zero-width interval where every resample gives one value.
+    """
+    samples = [np.asarray(s, dtype=float) for s in samples]
+    samples = [s[np.isfinite(s)] for s in samples]
+    if any(len(s) < 2 for s in samples):
+        return float("nan"), float("nan")
+    for method in ("BCa", "percentile"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = stats.bootstrap(
+                samples,
+                statistic,
+                n_resamples=resamples,
+                confidence_level=level,
+                method=method,
+                paired=False,
+                vectorized=True,
+                rng=np.random.default_rng(seed),
+            )
+        low, high = result.confidence_interval
+        if np.isfinite(low) and np.isfinite(high):
+            return float(low), float(high)
+    point = float(statistic(*samples, axis=-1))
+    return point, point
+
+
+def _mean(x, axis=-1):
+    return np.mean(x, axis=axis)
+
+
+def _median(x, axis=-1):
+    return np.median(x, axis=axis)
+
+
+def _ratio_of_means(a, b, axis=-1):
+    return np.mean(a, axis=axis) / np.mean(b, axis=axis)
+
+
+def summarise(runs: pd.DataFrame, level: float, resamples: int, seed: int) -> pd.DataFrame:
+    """Mean, median and bootstrap CI of the mean over seeds, per framework × variant × device."""
+    rows = []
+    for key, group in runs.groupby(GROUP, sort=True):
+        finite = group[~group["diverged"]]
+        row = dict(zip(GROUP, key))
+        row["n_seeds"] = len(group)
+        row["n_diverged"] = int(group["diverged"].sum())
+        for metric in SUMMARY_METRICS:
+            values = finite[metric].to_numpy(dtype=float)
+            row[f"{metric}_mean"] = float(np.mean(values)) if len(values) else float("nan")
+            row[f"{metric}_median"] = float(np.median(values)) if len(values) else float("nan")
+            row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = bootstrap_ci(
+                [values], _mean, level, resamples, seed
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def compare(
+    runs: pd.DataFrame, reference: dict, level: float, resamples: int, seed: int
+) -> pd.DataFrame:
+    """Every framework × variant against the reference on the same device.
+
+    ``mse_ratio`` is mean MSE over mean reference MSE (the user's "percent
+    error difference" is ``100 * (mse_ratio - 1)``); ``p_improvement`` is
+    P(MSE of a random run < MSE of a random reference run), the Mann-Whitney
+    U over n·m. Welch's t runs on log MSE, where seeds' MSEs are closer to
+    normal. p-values are Holm-corrected across the whole table.
+    """
+    rows = []
+    for key, group in runs.groupby(GROUP, sort=True):
+        framework, variant, device = key
+        if (framework, variant) == (reference["framework"], reference["variant"]):
+            continue
+        ref = runs[
+            (runs["framework"] == reference["framework"])
+            & (runs["variant"] == reference["variant"])
+            & (runs["device"] == device)
+        ]
+        a = group.loc[~group["diverged"], "val_mse"].to_numpy(dtype=float)
+        b = ref.loc[~ref["diverged"], "val_mse"].to_numpy(dtype=float)
+        row = dict(zip(GROUP, key))
+        row["reference"] = f"{reference['framework']}/{reference['variant']}"
+        row["n"], row["n_reference"] = len(a), len(b)
+        row["mse_mean"] = float(np.mean(a)) if len(a) else float("nan")
+        row["mse_mean_reference"] = float(np.mean(b)) if len(b) else float("nan")
+        row["mse_ratio"] = row["mse_mean"] / row["mse_mean_reference"]
+        row["mse_ratio_ci_low"], row["mse_ratio_ci_high"] = bootstrap_ci(
+            [a, b], _ratio_of_means, level, resamples, seed
+        )
+        for col in ("", "_ci_low", "_ci_high"):
+            row[f"mse_percent_difference{col}"] = 100 * (row[f"mse_ratio{col}"] - 1)
+        row["r_mean"] = float(group["val_pearson_r"].mean())
+        row["r_mean_reference"] = float(ref["val_pearson_r"].mean())
+        if len(a) >= 2 and len(b) >= 2:
+            row["welch_t_log_mse"], row["welch_p"] = stats.ttest_ind(
+                np.log(a), np.log(b), equal_var=False
+            )
+            u, row["mannwhitney_p"] = stats.mannwhitneyu(a, b, alternative="two-sided")
+            row["p_improvement"] = float(
+                stats.mannwhitneyu(b, a, alternative="two-sided").statistic / (len(a) * len(b))
+            )
+        else:
+            row["welch_t_log_mse"] = row["welch_p"] = row["mannwhitney_p"] = float("nan")
+            row["p_improvement"] = float("nan")
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    for col in ("welch_p", "mannwhitney_p"):
+        table[f"{col}_holm"] = holm(table[col].to_numpy(dtype=float))
+    return table
+
+
+def holm(pvalues: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values; NaN entries stay NaN and do not count."""
+    adjusted = np.full(len(pvalues), np.nan)
+    finite = np.isfinite(pvalues)
+    if finite.any():
+        adjusted[finite] = multipletests(pvalues[finite], method="holm")[1]
+    return adjusted

@@ -1,0 +1,40 @@
+rule aggregate:
+    input:
+        records=run_records(),
+        npz=rules.dataset.output.npz,
+        manifest=rules.dataset.output.manifest,
+    output:
+        runs="results/tables/runs.csv",
+        epochs="results/tables/epochs.csv",
+        predictions="results/tables/predictions.csv",
+    log:
+        "logs/aggregate.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/aggregate.py"
+
+
+rule statistics:
+    input:
+        runs=rules.aggregate.output.runs,
+    output:
+        summary="results/tables/summary.csv",
+        comparison="results/tables/comparison.csv",
+    log:
+        "logs/statistics.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/statistics.py"
+
+
+rule environment:
+    output:
+        "results/environment.json",
+    log:
+        "logs/environment.log",
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/environment.py"

@@ -1,0 +1,45 @@
+RQ1 = "Research question 1: reproduce the gap"
+
+
+rule report_pages:
+    input:
+        runs=rules.aggregate.output.runs,
+        summary=rules.statistics.output.summary,
+        comparison=rules.statistics.output.comparison,
+        environment=rules.environment.output[0],
+    output:
+        answer="results/report/answer.rst",
+        provenance="results/report/provenance.json",
+        summary_html=report(
+            "results/report/summary.html",
+            caption="../../report/summary.rst",
+            category=RQ1,
+            subcategory="Tables",
+            labels={"table": "summary over seeds"},
+        ),
+        comparison_html=report(
+            "results/report/comparison.html",
+            caption="../../report/comparison.rst",
+            category=RQ1,
+            subcategory="Tables",
+            labels={"table": "comparison with the reference"},
+        ),
+        runs_html=report(
+            "results/report/runs.html",
+            caption="../../report/runs.rst",
+            category=RQ1,
+            subcategory="Tables",
+            labels={"table": "all runs"},
+        ),
+        provenance_html=report(
+            "results/report/provenance.html",
+            caption="../../report/provenance.rst",
+            category="Provenance",
+            labels={"table": "config, versions, devices, run time"},
+        ),
+    log:
+        "logs/report_pages.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/report_pages.py"

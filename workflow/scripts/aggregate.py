@@ -1,0 +1,17 @@
+"""Snakemake → gapstudy.aggregate: tidy tables of runs, epochs and predictions."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
+
+from gapstudy.aggregate import tables  # noqa: E402
+from gapstudy.data import load_dataset  # noqa: E402
+from gapstudy.io import atomic_path, open_log  # noqa: E402
+
+log = open_log(snakemake.log[0])
+dataset = load_dataset(snakemake.input.npz, snakemake.input.manifest)
+for name, table in tables(snakemake.input.records, dataset.y_val).items():
+    with atomic_path(Path(snakemake.output[name])) as tmp:
+        table.to_csv(tmp, index=False)
+    log(f"{name}: {len(table)} rows")

@@ -1,0 +1,37 @@
+"""Snakemake → gapstudy.report: the front-page answer, HTML tables and provenance."""
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
+
+import pandas as pd  # noqa: E402
+
+from gapstudy import report  # noqa: E402
+from gapstudy.io import atomic_write_json, atomic_write_text, open_log  # noqa: E402
+
+log = open_log(snakemake.log[0])
+config = snakemake.config
+inp, out = snakemake.input, snakemake.output
+runs = pd.read_csv(inp.runs)
+summary = pd.read_csv(inp.summary)
+comparison = pd.read_csv(inp.comparison)
+environment = json.loads(Path(inp.environment).read_text())
+prov = report.provenance(runs, config, environment)
+level = int(round(100 * config["statistics"]["confidence_level"]))
+
+atomic_write_json(Path(out.provenance), prov)
+atomic_write_text(Path(out.answer), report.answer_rst(summary, comparison, config, prov))
+atomic_write_text(Path(out.provenance_html), report.provenance_html(prov, config))
+pages = {
+    "summary_html": (summary, "Summary over seeds",
+                     f"Mean, median and bootstrap {level} % CI of the mean over seeds."),
+    "comparison_html": (comparison, "Comparison with the reference",
+                        "Ratio of mean validation MSEs with bootstrap CI, Welch's t on log MSE and "
+                        "Mann-Whitney U with Holm-adjusted p-values, probability of improvement."),
+    "runs_html": (runs, "All runs", "One row per training run."),
+}
+for key, (table, title, caption) in pages.items():
+    atomic_write_text(Path(out[key]), report.html_table(table, title, caption))
+log("wrote the answer, tables and provenance")
