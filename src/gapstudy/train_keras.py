@@ -66,6 +66,19 @@ def check_device(device: str) -> str | None:
     return torch.cuda.get_device_name(0)
 
 
+def _thread_settings() -> dict:
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return {}
+    import tensorflow as tf
+
+    return {
+        "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+    }
+
+
 def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", progress=None) -> dict:
     """Train one run; return its record (see README, "What each run writes")."""
     import keras
@@ -113,5 +126,6 @@ def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", pro
         "settings": {
             "keras_backend": keras.backend.backend(),
             "jit_compile": bool(model.jit_compile),
+            **_thread_settings(),
         },
     }

@@ -17,13 +17,13 @@ rule figure:
             subcategory="Figures",
             labels=lambda wc: {"figure": wc.figure.replace("_", " ")},
         ),
-    params:
-        figure=lambda wc: wc.figure,
-    wildcard_constraints:
-        figure="|".join(FIGURES),
     log:
         "logs/figures/{figure}.log",
+    wildcard_constraints:
+        figure="|".join(FIGURES),
     conda:
         "../envs/analysis.yaml"
+    params:
+        figure=lambda wc: wc.figure,
     script:
         "../scripts/figure.py"

@@ -1,0 +1,82 @@
+import copy
+
+import pytest
+
+from gapstudy import config as study_config
+from gapstudy.config import ConfigError
+
+from conftest import ROOT
+
+DEFAULT = study_config.load(ROOT / "config" / "config.yaml")
+
+
+def validate(cfg, devices=("cpu",)):
+    return study_config.validate(cfg, available_devices=list(devices))
+
+
+def test_shipped_configs_are_valid_and_the_default_is_the_posted_study():
+    cfg = validate(DEFAULT)
+    assert len(cfg["seeds"]) >= 10 and cfg["training"]["epochs"] == 100
+    assert cfg["training"]["learning_rate"] == 1e-3 and cfg["training"]["epsilon"] == 1e-7
+    assert cfg["training"]["beta_2"] == 0.9999 and cfg["training"]["batch_size"] == 32
+    tiny = validate(study_config.load(ROOT / "config" / "tiny.yaml"))
+    assert len(tiny["seeds"]) == 2 and tiny["training"]["epochs"] == 2
+
+
+def test_runs_cover_frameworks_variants_seeds_and_devices():
+    cfg = validate(DEFAULT)
+    runs = study_config.runs(cfg)
+    assert len(runs) == 3 * len(cfg["seeds"])
+    assert {(r["framework"], r["variant"]) for r in runs} == {
+        ("torch", "as_posted"), ("keras", "as_posted"), ("torch", "fixed")
+    }
+
+
+def test_auto_devices_take_what_exists_and_keras_skips_mps():
+    cfg = validate(DEFAULT, devices=("cpu", "cuda", "mps"))
+    assert cfg["devices_resolved"] == ["cpu", "cuda", "mps"]
+    runs = study_config.runs(cfg)
+    assert not [r for r in runs if r["framework"] == "keras" and r["device"] == "mps"]
+    assert [r for r in runs if r["framework"] == "torch" and r["device"] == "mps"]
+
+
+def bad(**changes):
+    cfg = copy.deepcopy(DEFAULT)
+    for dotted, value in changes.items():
+        *parents, last = dotted.split("__")
+        node = cfg
+        for key in parents:
+            node = node[key]
+        if value is KeyError:
+            del node[last]
+        else:
+            node[last] = value
+    return cfg
+
+
+@pytest.mark.parametrize(
+    "cfg, message",
+    [
+        (bad(devices=["cuda"]), "config key devices: 'cuda' is not available on this machine"),
+        (bad(devices=["tpu"]), "config key devices"),
+        (bad(seeds=[]), "config key seeds"),
+        (bad(seeds=[1, 1]), "config key seeds"),
+        (bad(seeds=[0, -1]), "config key seeds.1"),
+        (bad(training__learning_rate=0), "config key training.learning_rate"),
+        (bad(training__epochs=2.5), "config key training.epochs"),
+        (bad(training__batch_size="32"), "config key training.batch_size"),
+        (bad(threads_per_job=0), "config key threads_per_job"),
+        (bad(dataset__scaling="zscore"), "config key dataset.scaling"),
+        (bad(variants__as_posted__frameworks=["jax"]), "config key variants.as_posted.frameworks.0"),
+        (bad(variants__fixed__switches={"target_shape": "flat"}), "config key variants.fixed.switches: switch 'target_shape' has value 'flat'"),
+        (bad(variants__fixed__switches={"optimiser": "sgd"}), "config key variants.fixed.switches: unknown switch 'optimiser'"),
+        (bad(reference__variant="nope"), "config key reference.variant: 'nope' is not a variant"),
+        (bad(reference__framework="torch", reference__variant="as_posted", variants__as_posted__frameworks=["keras"]), "does not run framework 'torch'"),
+        (bad(statistics__confidence_level=1.5), "config key statistics.confidence_level"),
+        (bad(training=KeyError), "'training' is a required property"),
+        (bad(colour="blue"), "Additional properties are not allowed"),
+    ],
+)
+def test_bad_config_is_refused_with_a_message_naming_the_key(cfg, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        validate(cfg)

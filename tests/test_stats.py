@@ -1,0 +1,71 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from gapstudy import stats
+
+
+def runs_table():
+    rng = np.random.default_rng(1)
+    rows = []
+    for framework, variant, scale in [("keras", "as_posted", 1.0), ("torch", "as_posted", 5.0), ("torch", "fixed", 1.0)]:
+        for seed in range(8):
+            rows.append(dict(framework=framework, variant=variant, device="cpu", seed=seed,
+                             val_mse=scale * 0.003 * np.exp(rng.normal(scale=0.05)),
+                             val_pearson_r=0.9, val_r2=0.8, val_mae=0.04, diverged=False))
+    return pd.DataFrame(rows)
+
+
+SETTINGS = dict(level=0.95, resamples=2000, seed=0)
+
+
+def test_bootstrap_ci_brackets_the_mean_and_is_reproducible():
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    low, high = stats.bootstrap_ci([x], stats._mean, 0.95, 2000, 0)
+    assert low < x.mean() < high
+    assert (low, high) == stats.bootstrap_ci([x], stats._mean, 0.95, 2000, 0)
+    assert 1.5 < low < 3.5 and 3.5 < high < 5.5
+
+
+def test_bootstrap_ci_needs_two_values_and_handles_constant_samples():
+    assert all(np.isnan(stats.bootstrap_ci([[1.0]], stats._mean, 0.95, 1000, 0)))
+    assert stats.bootstrap_ci([[2.0, 2.0, 2.0]], stats._mean, 0.95, 1000, 0) == (2.0, 2.0)
+
+
+def test_summary_per_group():
+    table = stats.summarise(runs_table(), **SETTINGS)
+    assert len(table) == 3 and set(table["n_seeds"]) == {8}
+    row = table[(table.framework == "torch") & (table.variant == "as_posted")].iloc[0]
+    assert row.val_mse_ci_low < row.val_mse_mean < row.val_mse_ci_high
+
+
+def test_comparison_against_reference():
+    runs = runs_table()
+    table = stats.compare(runs, {"framework": "keras", "variant": "as_posted"}, **SETTINGS)
+    assert list(table["variant"]) == ["as_posted", "fixed"]
+    posted = table.iloc[0]
+    a = runs[(runs.framework == "torch") & (runs.variant == "as_posted")].val_mse
+    b = runs[runs.framework == "keras"].val_mse
+    assert posted.mse_ratio == pytest.approx(a.mean() / b.mean())
+    assert posted.mse_ratio_ci_low > 4 and posted.mse_ratio_ci_high < 6
+    assert posted.mse_percent_difference == pytest.approx(100 * (posted.mse_ratio - 1))
+    assert posted.welch_p == pytest.approx(sps.ttest_ind(np.log(a), np.log(b), equal_var=False).pvalue)
+    assert posted.p_improvement == 0.0  # every torch run is worse than every keras run
+    fixed = table.iloc[1]
+    assert fixed.mse_ratio_ci_low < 1 < fixed.mse_ratio_ci_high
+
+
+def test_holm_known_values_and_nan():
+    adjusted = stats.holm(np.array([0.01, 0.04, np.nan, 0.03]))
+    np.testing.assert_allclose(adjusted[[0, 1, 3]], [0.03, 0.06, 0.06])
+    assert np.isnan(adjusted[2])
+
+
+def test_diverged_runs_are_counted_not_averaged():
+    runs = runs_table()
+    runs.loc[0, "diverged"] = True
+    runs.loc[0, "val_mse"] = np.inf
+    table = stats.summarise(runs, **SETTINGS)
+    keras = table[table.framework == "keras"].iloc[0]
+    assert keras.n_diverged == 1 and np.isfinite(keras.val_mse_mean)

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from gapstudy.runtime import limit_threads
+
+limit_threads(1)
+
+keras = pytest.importorskip("keras")
+
+from gapstudy import metrics, train_keras  # noqa: E402
+from gapstudy.variants import resolve  # noqa: E402
+
+
+def test_keras_mse_aligns_the_posted_shapes_instead_of_broadcasting():
+    """Why the same (N,) target does no harm in Keras: its loss squeezes (N, 1) to (N,)."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
+    model.compile(loss="mean_squared_error")
+    model.layers[0].set_weights([np.array([[1.0]], dtype="float32")])
+    x = np.array([[0.5], [1.0], [2.0]], dtype="float32")
+    y = np.array([0.0, 1.0, 3.0], dtype="float32")
+    matched = np.mean((y - x[:, 0]) ** 2)
+    broadcast = np.mean((y[None, :] - x) ** 2)
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(matched)
+    assert matched != pytest.approx(broadcast)
+
+
+def test_keras_run_records_every_epoch_and_the_posted_model(dataset, hp):
+    hp["epochs"] = 1
+    result = train_keras.train(dataset, 3, hp, resolve({}), device="cpu")
+    assert [row["epoch"] for row in result["epochs"]] == [1]
+    row = result["epochs"][0]
+    # Keras' own val_loss and the full-set MSE agree: the same MSE over 700 rows.
+    assert row["val_loss_user"] == pytest.approx(row["val_mse"], rel=1e-5)
+    assert row["val_mse"] == pytest.approx(metrics.mse(dataset.y_val, result["predictions"]), rel=1e-6)
+    assert [w.shape for w in result["weights"]] == [(10, 100), (100,), (100, 1), (1,)]
+    assert result["settings"]["tf_intra_op_threads"] in (0, 1)
+    assert result["predictions"].shape == (700,)
+
+
+def test_keras_rejects_a_gpu_it_does_not_have():
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(RuntimeError, match="TensorFlow sees no GPU"):
+        train_keras.check_device("cuda")

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+from torch.utils.data import DataLoader
+
+from gapstudy import posted, train_torch
+from gapstudy.variants import resolve
+
+torch.set_num_threads(1)
+
+
+def test_as_posted_job_matches_the_plain_transcription_bit_for_bit(dataset, hp):
+    """Seed 0, CPU: same losses, weights and validation predictions as the user's loop."""
+    hp["epochs"] = 3
+    train_losses, val_losses, predictions, model = posted.torch_as_posted(dataset, seed=0, epochs=3)
+    record = train_torch.train(dataset, 0, hp, resolve({}), device="cpu")
+    assert record["predictions"].tobytes() == predictions.tobytes()
+    for ours, theirs in zip(record["weights"], model.keras_layout()):
+        assert ours.tobytes() == theirs.tobytes()
+    assert [row["train_loss"] for row in record["epochs"]] == [float(x) for x in train_losses]
+    assert [row["val_loss_user"] for row in record["epochs"]] == [float(x) for x in val_losses]
+
+
+def test_epoch_batches_are_the_dataloaders_batches_and_leave_the_same_rng_state():
+    n, batch = 103, 32
+    torch.manual_seed(7)
+    loader = DataLoader(list(range(n)), batch_size=batch, shuffle=True)
+    expected = [[b.tolist() for b in loader] for _ in range(3)]
+    state_after_loader = torch.random.get_rng_state()
+    torch.manual_seed(7)
+    ours = [[b.tolist() for b in train_torch.epoch_batches(n, batch)] for _ in range(3)]
+    assert ours == expected
+    assert torch.equal(torch.random.get_rng_state(), state_after_loader)
+    assert [len(b) for b in ours[0]] == [32, 32, 32, 7]
+
+
+def test_posted_loss_is_the_mean_over_every_pair_and_matched_is_mse():
+    y = torch.tensor([0.0, 1.0, 3.0])
+    y_pred = torch.tensor([[0.5], [1.0], [2.0]])
+    pairs = np.mean([(yi - pj) ** 2 for yi in y.tolist() for pj in y_pred.reshape(-1).tolist()])
+    assert train_torch.loss_fn("posted")(y, y_pred).item() == pytest.approx(pairs)
+    assert train_torch.loss_fn("matched")(y, y_pred).item() == pytest.approx(
+        F.mse_loss(y_pred.reshape(-1), y).item()
+    )
+    assert train_torch.loss_fn("posted")(y, y_pred).item() > train_torch.loss_fn("matched")(y, y_pred).item()
+
+
+def test_model_starts_from_xavier_normal_weights_and_zero_biases():
+    model = train_torch.TorchLinearModel(10, 100, random_seed=0)
+    assert torch.count_nonzero(model.hidden_layer.bias) == 0
+    assert torch.count_nonzero(model.output_layer.bias) == 0
+    # xavier_normal_: std = sqrt(2 / (fan_in + fan_out)) = sqrt(2 / 110)
+    assert model.hidden_layer.weight.std().item() == pytest.approx((2 / 110) ** 0.5, rel=0.1)
+    again = train_torch.TorchLinearModel(10, 100, random_seed=0)
+    assert torch.equal(model.hidden_layer.weight, again.hidden_layer.weight)
+
+
+def test_fixed_variant_learns_what_the_posted_one_cannot(dataset, hp):
+    """After 2 epochs the matched-shape loss already fits far better: the gap's cause."""
+    from gapstudy import metrics
+
+    as_posted = train_torch.train(dataset, 0, hp, resolve({}))
+    fixed = train_torch.train(dataset, 0, hp, resolve({"target_shape": "matched"}))
+    mse_posted = metrics.mse(dataset.y_val, as_posted["predictions"])
+    mse_fixed = metrics.mse(dataset.y_val, fixed["predictions"])
+    assert mse_fixed < mse_posted / 2

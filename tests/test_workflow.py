@@ -1,0 +1,126 @@
+"""The workflow end to end on the tiny config, in a scratch copy of the repository."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.workflow
+
+PARTS = ["Snakefile", "workflow", "config", "report", "src", "profiles"]
+
+
+def snakemake(workdir, *args, check=True):
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=workdir, capture_output=True, text=True, timeout=1200,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def copy_repo(dest):
+    for part in PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, dest / part)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    workdir = copy_repo(tmp_path_factory.mktemp("study"))
+    snakemake(workdir, "--cores", "2", "--configfile", "config/tiny.yaml")
+    snakemake(workdir, "--cores", "2", "--configfile", "config/tiny.yaml", "--report", "results/report.html")
+    return workdir
+
+
+def test_every_run_is_recorded(study):
+    runs = pd.read_csv(study / "results/tables/runs.csv")
+    assert sorted(zip(runs.framework, runs.variant, runs.seed)) == [
+        ("keras", "as_posted", 0), ("keras", "as_posted", 1),
+        ("torch", "as_posted", 0), ("torch", "as_posted", 1),
+        ("torch", "fixed", 0), ("torch", "fixed", 1),
+    ]
+    assert set(runs.device) == {"cpu"} and not runs.diverged.any()
+    epochs = pd.read_csv(study / "results/tables/epochs.csv")
+    assert len(epochs) == 6 * 2 and epochs[["train_loss", "val_loss_user", "val_mse"]].notna().all().all()
+    predictions = pd.read_csv(study / "results/tables/predictions.csv")
+    assert len(predictions) == 6 * 700
+
+
+def test_torch_as_posted_job_equals_the_users_loop(study):
+    """Bit for bit, at the job's thread count (a matmul's sums depend on it)."""
+    import torch
+
+    from gapstudy import posted
+    from gapstudy.data import load_dataset
+
+    dataset = load_dataset(study / "results/data/dataset.npz", study / "results/data/manifest.json")
+    record = json.loads((study / "results/runs/torch/as_posted/cpu/seed0.json").read_text())
+    torch.set_num_threads(record["settings"]["torch_num_threads"])
+    *_, predictions, _ = posted.torch_as_posted(dataset, seed=0, epochs=2)
+    assert np.asarray(record["predictions"], dtype=np.float32).tobytes() == predictions.tobytes()
+
+
+def test_job_logs_show_each_epoch(study):
+    log = (study / "logs/train/keras/as_posted/cpu/seed1.log").read_text()
+    assert "epoch    1/2" in log and "epoch    2/2" in log and "done: val_mse=" in log
+
+
+def test_jobs_stay_within_their_thread(study):
+    for path in (study / "results/runs").rglob("*.json"):
+        record = json.loads(path.read_text())
+        assert record["threads"] == 1
+        settings = record["settings"]
+        assert settings.get("torch_num_threads", 1) == 1 and settings.get("tf_intra_op_threads", 1) == 1
+        # One thread cannot use more CPU time than wall time (import included).
+        assert record["cpu_seconds"] <= 1.3 * record["wall_seconds"], path
+
+
+def test_report_holds_answer_figures_and_tables(study):
+    html = (study / "results/report.html").read_text()
+    answer = (study / "results/report/answer.rst").read_text()
+    assert "torch/as_posted" in answer and "times the reference" in answer
+    for name in ["loss_curves.png", "predicted_vs_true.png", "mse_per_variant.png", "run_time.png",
+                 "summary.html", "comparison.html", "runs.html", "provenance.html"]:
+        assert name in html, name
+    assert "times the reference" in html  # the answer is on the front page
+    provenance = json.loads((study / "results/report/provenance.json").read_text())
+    assert provenance["devices_ran"] == ["cpu"] and provenance["n_runs"] == 6
+    assert "torch" in provenance["distributions"] and "snakemake" in provenance["distributions"]
+
+
+def test_a_finished_study_has_nothing_left_to_do(study):
+    proc = snakemake(study, "-n", "--cores", "2", "--configfile", "config/tiny.yaml")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_missing_device_stops_before_any_job(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    workdir = copy_repo(tmp_path)
+    proc = snakemake(workdir, "--cores", "1", "--configfile", "config/tiny.yaml",
+                     "--config", "devices=[cuda]", check=False)
+    assert proc.returncode != 0
+    assert "config key devices: 'cuda' is not available on this machine" in proc.stdout + proc.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_lint_and_format_are_clean():
+    lint = snakemake(ROOT, "--lint", "--configfile", "config/tiny.yaml")
+    assert "Congratulations" in lint.stdout + lint.stderr
+    fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
