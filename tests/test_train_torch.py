@@ -65,3 +65,23 @@ def test_fixed_variant_learns_what_the_posted_one_cannot(dataset, hp):
     mse_posted = metrics.mse(dataset.y_val, as_posted["predictions"])
     mse_fixed = metrics.mse(dataset.y_val, fixed["predictions"])
     assert mse_fixed < mse_posted / 2
+
+
+def test_flat_adam_takes_torch_adams_steps_bit_for_bit():
+    from gapstudy.torch_adam import FlatAdam
+
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(100, 10), (100,), (1, 100), (1,)]
+    params = [torch.randn(s, generator=generator, requires_grad=True) for s in shapes]
+    reference = torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.9999), eps=1e-7)
+    flat = torch.cat([p.detach().reshape(-1) for p in params]).requires_grad_()
+    ours = FlatAdam(flat, lr=1e-3, betas=(0.9, 0.9999), eps=1e-7)
+    for _ in range(300):
+        grads = [torch.randn(s, generator=generator) * 1e-2 for s in shapes]
+        for p, g in zip(params, grads):
+            p.grad = g
+        flat.grad = torch.cat([g.reshape(-1) for g in grads])
+        reference.step()
+        ours.step()
+    expected = torch.cat([p.detach().reshape(-1) for p in params])
+    assert torch.equal(flat.detach(), expected)

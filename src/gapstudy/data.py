@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.preprocessing import MinMaxScaler
 
 ARRAYS = ("X_train", "X_val", "y_train", "y_val")
 
@@ -49,6 +48,8 @@ def make_dataset(
     y_train = TARGETS[target](X_train)
     y_val = TARGETS[target](X_val)
     if scaling == "minmax":
+        from sklearn.preprocessing import MinMaxScaler  # not imported by training jobs
+
         scaler = MinMaxScaler()
         y_train = scaler.fit_transform(y_train.reshape(-1, 1)).reshape(-1)
         y_val = scaler.transform(y_val.reshape(-1, 1)).reshape(-1)

@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
@@ -50,6 +51,8 @@ def loss_curves(epochs: pd.DataFrame, path) -> None:
         height=4, aspect=1.4,
     )
     grid.set(yscale="log")
+    for ax in grid.axes.flat:
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     grid.set_axis_labels("epoch", "loss as each framework reports it (log scale)")
     _save(grid.figure, path)
 

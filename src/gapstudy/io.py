@@ -43,6 +43,12 @@ def open_log(path):
     import time
 
     handle = open(path, "a", buffering=1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Native libraries (TensorFlow's C++ logging) write to the file
+    # descriptors, not to sys.stderr: point both at the log as well.
+    os.dup2(handle.fileno(), 1)
+    os.dup2(handle.fileno(), 2)
     sys.stdout = sys.stderr = handle
 
     def log(message: str) -> None:

@@ -45,6 +45,20 @@ def describe_switches(switches: dict) -> str:
     return "; ".join(f"``{k}: {v}``: {SWITCHES[k]['values'][v]}" for k, v in changed.items())
 
 
+def in_short(comparison: pd.DataFrame, ref_label: str, level: int) -> str:
+    """One sentence per device: each variant's verdict and MSE ratio against the reference."""
+    parts = []
+    for device, group in comparison.groupby("device"):
+        claims = [
+            f"**{row['framework']}/{row['variant']}** is "
+            f"{verdict(row['mse_ratio_ci_low'], row['mse_ratio_ci_high']).replace('the reference', ref_label)} "
+            f"(validation MSE × {_fmt(row['mse_ratio'])}, {level} % CI {_ci(row, 'mse_ratio')})"
+            for _, row in group.iterrows()
+        ]
+        parts.append(f"on {device}, " + "; ".join(claims))
+    return "**In short:** " + ". And ".join(parts) + "."
+
+
 def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, provenance: dict) -> str:
     """The front page: the answer to research question 1 in plain words."""
     level = int(round(100 * config["statistics"]["confidence_level"]))
@@ -64,6 +78,7 @@ def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, pr
         f"the reference is **{ref_label}**.",
         "",
     ]
+    lines += [in_short(comparison, ref_label, level), ""]
     for device, dev_summary in summary.groupby("device"):
         ref_row = dev_summary[
             (dev_summary["framework"] == ref["framework"]) & (dev_summary["variant"] == ref["variant"])
