@@ -44,3 +44,14 @@ def test_keras_rejects_a_gpu_it_does_not_have():
         pytest.skip("this machine has a GPU")
     with pytest.raises(RuntimeError, match="TensorFlow sees no GPU"):
         train_keras.check_device("cuda")
+
+
+def test_steps_per_execution_changes_no_bit(dataset, hp):
+    """The workflow's default (one epoch per compiled call) against the posted compile."""
+    fast = train_keras.train(dataset, 5, hp, resolve({}))
+    plain = train_keras.train(dataset, 5, hp, resolve({}), steps_per_execution=1)
+    assert fast["settings"]["steps_per_execution"] == 219
+    assert fast["predictions"].tobytes() == plain["predictions"].tobytes()
+    for a, b in zip(fast["weights"], plain["weights"]):
+        assert a.tobytes() == b.tobytes()
+    assert fast["epochs"] == plain["epochs"]

@@ -14,8 +14,14 @@ import numpy as np
 from gapstudy import metrics
 
 
-def build_model(n_features: int, hp: dict):
-    """The posted functional model: two Dense layers, no activation."""
+def build_model(n_features: int, hp: dict, steps_per_execution: int = 1):
+    """The posted functional model: two Dense layers, no activation.
+
+    ``steps_per_execution`` runs that many of Keras' own train steps inside
+    one compiled call; each step's arithmetic is unchanged, so the weights
+    are bit for bit those of the posted ``compile`` (a test checks it), at
+    about half the cost.
+    """
     import keras
     from keras import layers
 
@@ -30,7 +36,9 @@ def build_model(n_features: int, hp: dict):
         epsilon=hp["epsilon"],
         amsgrad=False,
     )
-    model.compile(optimizer=optimizer, loss="mean_squared_error")
+    model.compile(
+        optimizer=optimizer, loss="mean_squared_error", steps_per_execution=steps_per_execution
+    )
     return model
 
 
@@ -79,8 +87,19 @@ def _thread_settings() -> dict:
     }
 
 
-def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", progress=None) -> dict:
-    """Train one run; return its record (see README, "What each run writes")."""
+def train(
+    dataset,
+    seed: int,
+    hp: dict,
+    switches: dict,
+    device: str = "cpu",
+    progress=None,
+    steps_per_execution: int | None = None,
+) -> dict:
+    """Train one run; return its record (see README, "What each run writes").
+
+    ``steps_per_execution`` defaults to one epoch's batches.
+    """
     import keras
 
     device_name = check_device(device)
@@ -105,7 +124,9 @@ def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", pro
 
     start = time.time()
     with _device_scope(device):
-        model = build_model(dataset.X_train.shape[1], hp)
+        if steps_per_execution is None:
+            steps_per_execution = -(-len(dataset.X_train) // hp["batch_size"])
+        model = build_model(dataset.X_train.shape[1], hp, steps_per_execution)
         model.fit(
             dataset.X_train,
             y_train,
@@ -126,6 +147,7 @@ def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", pro
         "settings": {
             "keras_backend": keras.backend.backend(),
             "jit_compile": bool(model.jit_compile),
+            "steps_per_execution": steps_per_execution,
             **_thread_settings(),
         },
     }
