@@ -6,7 +6,7 @@ PYTHON ?= python3
 CORES ?= 2
 CONFIG ?= config/config.yaml
 
-.PHONY: setup study test
+.PHONY: setup study test benchmark
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,3 +22,7 @@ study: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest
+
+# The speed benchmark (README, "Speed"): about 25 minutes on 2 cores.
+benchmark: setup
+	PYTHONPATH=src $(VENV)/bin/python -m gapstudy.benchmark

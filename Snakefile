@@ -17,11 +17,12 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
-include: "workflow/rules/report.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         rules.report_pages.output,
+        rules.runtime.output,
         expand(rules.figure.output, figure=FIGURES),

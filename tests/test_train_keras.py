@@ -55,3 +55,13 @@ def test_steps_per_execution_changes_no_bit(dataset, hp):
     for a, b in zip(fast["weights"], plain["weights"]):
         assert a.tobytes() == b.tobytes()
     assert fast["epochs"] == plain["epochs"]
+
+
+def test_workflow_keras_path_is_the_posted_fit_bit_for_bit(dataset, hp):
+    from gapstudy import posted
+
+    ours = train_keras.train(dataset, 2, hp, resolve({}))
+    history, predictions, model = posted.keras_as_posted(dataset, seed=2, epochs=2)
+    assert ours["predictions"].tobytes() == predictions.tobytes()
+    assert [row["train_loss"] for row in ours["epochs"]] == history.history["loss"]
+    assert [row["val_loss_user"] for row in ours["epochs"]] == history.history["val_loss"]

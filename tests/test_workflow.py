@@ -92,7 +92,7 @@ def test_report_holds_answer_figures_and_tables(study):
     answer = (study / "results/report/answer.rst").read_text()
     assert "torch/as_posted" in answer and "times the reference" in answer
     for name in ["loss_curves.png", "predicted_vs_true.png", "mse_per_variant.png", "run_time.png",
-                 "summary.html", "comparison.html", "runs.html", "provenance.html"]:
+                 "summary.html", "comparison.html", "runs.html", "provenance.html", "runtime.html"]:
         assert name in html, name
     assert "times the reference" in html  # the answer is on the front page
     provenance = json.loads((study / "results/report/provenance.json").read_text())

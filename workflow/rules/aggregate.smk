@@ -9,6 +9,8 @@ rule aggregate:
         predictions="results/tables/predictions.csv",
     log:
         "logs/aggregate.log",
+    benchmark:
+        "results/benchmarks/aggregate.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -23,6 +25,8 @@ rule statistics:
         comparison="results/tables/comparison.csv",
     log:
         "logs/statistics.log",
+    benchmark:
+        "results/benchmarks/statistics.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -34,6 +38,8 @@ rule environment:
         "results/environment.json",
     log:
         "logs/environment.log",
+    benchmark:
+        "results/benchmarks/environment.tsv"
     conda:
         "../envs/train.yaml"
     script:

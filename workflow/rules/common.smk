@@ -14,6 +14,10 @@ except study_config.ConfigError as error:
 
 RUNS = study_config.runs(config)
 
+# Report categories, in the order the report lists them (alphabetical).
+RQ1 = "Research question 1: reproduce the gap"
+PROVENANCE = "Software, devices and run time"
+
 
 wildcard_constraints:
     framework="|".join(study_config.FRAMEWORK_DEVICES),
@@ -36,3 +40,18 @@ def switches(wildcards):
 def gpus(wildcards):
     """A cluster profile places jobs by this resource; local runs ignore it."""
     return 1 if wildcards.device == "cuda" else 0
+
+
+def benchmark_files(wildcards=None):
+    """Every benchmark file the jobs before the run-time table write."""
+    root = "results/benchmarks"
+    singles = [
+        f"{root}/{rule}.tsv"
+        for rule in ("dataset", "environment", "aggregate", "statistics")
+    ]
+    figures = [f"{root}/figure/{name}.tsv" for name in FIGURES]
+    runs = [
+        path.replace("results/runs", f"{root}/train").replace(".json", ".tsv")
+        for path in run_records()
+    ]
+    return singles + figures + runs

@@ -4,6 +4,8 @@ rule dataset:
         manifest="results/data/manifest.json",
     log:
         "logs/dataset.log",
+    benchmark:
+        "results/benchmarks/dataset.tsv"
     conda:
         "../envs/analysis.yaml"
     params:

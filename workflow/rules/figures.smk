@@ -19,6 +19,8 @@ rule figure:
         ),
     log:
         "logs/figures/{figure}.log",
+    benchmark:
+        "results/benchmarks/figure/{figure}.tsv"
     wildcard_constraints:
         figure="|".join(FIGURES),
     conda:

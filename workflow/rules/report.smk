@@ -1,6 +1,3 @@
-RQ1 = "Research question 1: reproduce the gap"
-
-
 rule report_pages:
     input:
         runs=rules.aggregate.output.runs,
@@ -34,7 +31,7 @@ rule report_pages:
         provenance_html=report(
             "results/report/provenance.html",
             caption="../../report/provenance.rst",
-            category="Provenance",
+            category=PROVENANCE,
             labels={"table": "config, versions, devices, run time"},
         ),
     log:
@@ -43,3 +40,27 @@ rule report_pages:
         "../envs/analysis.yaml"
     script:
         "../scripts/report_pages.py"
+
+
+rule runtime:
+    input:
+        figures=expand(rules.figure.output, figure=FIGURES),
+        statistics=rules.statistics.output,
+        environment=rules.environment.output,
+    output:
+        table="results/tables/runtime.csv",
+        html=report(
+            "results/report/runtime.html",
+            caption="../../report/runtime.rst",
+            category=PROVENANCE,
+            labels={"table": "run time per rule and framework"},
+        ),
+    log:
+        "logs/runtime.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        benchmarks=benchmark_files,
+        root="results/benchmarks",
+    script:
+        "../scripts/runtime_table.py"
