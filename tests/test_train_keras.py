@@ -26,7 +26,7 @@ def test_keras_mse_aligns_the_posted_shapes_instead_of_broadcasting():
 
 def test_keras_run_records_every_epoch_and_the_posted_model(dataset, hp):
     hp["epochs"] = 1
-    result = train_keras.train(dataset, 3, hp, resolve({}), device="cpu")
+    result = train_keras.train(dataset, 3, hp, resolve({}, "keras", hp), device="cpu")
     assert [row["epoch"] for row in result["epochs"]] == [1]
     row = result["epochs"][0]
     # Keras' own val_loss and the full-set MSE agree: the same MSE over 700 rows.
@@ -48,8 +48,8 @@ def test_keras_rejects_a_gpu_it_does_not_have():
 
 def test_steps_per_execution_changes_no_bit(dataset, hp):
     """The workflow's default (one epoch per compiled call) against the posted compile."""
-    fast = train_keras.train(dataset, 5, hp, resolve({}))
-    plain = train_keras.train(dataset, 5, hp, resolve({}), steps_per_execution=1)
+    fast = train_keras.train(dataset, 5, hp, resolve({}, "keras", hp))
+    plain = train_keras.train(dataset, 5, hp, resolve({}, "keras", hp), steps_per_execution=1)
     assert fast["settings"]["steps_per_execution"] == 219
     assert fast["predictions"].tobytes() == plain["predictions"].tobytes()
     for a, b in zip(fast["weights"], plain["weights"]):
@@ -60,7 +60,7 @@ def test_steps_per_execution_changes_no_bit(dataset, hp):
 def test_workflow_keras_path_is_the_posted_fit_bit_for_bit(dataset, hp):
     from gapstudy import posted
 
-    ours = train_keras.train(dataset, 2, hp, resolve({}))
+    ours = train_keras.train(dataset, 2, hp, resolve({}, "keras", hp))
     history, predictions, model = posted.keras_as_posted(dataset, seed=2, epochs=2)
     assert ours["predictions"].tobytes() == predictions.tobytes()
     assert [row["train_loss"] for row in ours["epochs"]] == history.history["loss"]

@@ -14,7 +14,7 @@ def test_as_posted_job_matches_the_plain_transcription_bit_for_bit(dataset, hp):
     """Seed 0, CPU: same losses, weights and validation predictions as the user's loop."""
     hp["epochs"] = 3
     train_losses, val_losses, predictions, model = posted.torch_as_posted(dataset, seed=0, epochs=3)
-    record = train_torch.train(dataset, 0, hp, resolve({}), device="cpu")
+    record = train_torch.train(dataset, 0, hp, resolve({}, "torch", hp), device="cpu")
     assert record["predictions"].tobytes() == predictions.tobytes()
     for ours, theirs in zip(record["weights"], model.keras_layout()):
         assert ours.tobytes() == theirs.tobytes()
@@ -60,8 +60,8 @@ def test_fixed_variant_learns_what_the_posted_one_cannot(dataset, hp):
     """After 2 epochs the matched-shape loss already fits far better: the gap's cause."""
     from gapstudy import metrics
 
-    as_posted = train_torch.train(dataset, 0, hp, resolve({}))
-    fixed = train_torch.train(dataset, 0, hp, resolve({"target_shape": "matched"}))
+    as_posted = train_torch.train(dataset, 0, hp, resolve({}, "torch", hp))
+    fixed = train_torch.train(dataset, 0, hp, resolve({"target_shape": "matched"}, "torch", hp))
     mse_posted = metrics.mse(dataset.y_val, as_posted["predictions"])
     mse_fixed = metrics.mse(dataset.y_val, fixed["predictions"])
     assert mse_fixed < mse_posted / 2

@@ -38,7 +38,7 @@ CHILD = {
     ),
     "workflow": (
         "from gapstudy.run import train_run; from gapstudy.variants import resolve;"
-        "train_run({framework!r}, 'as_posted', resolve({{}}), {seed}, 'cpu', {hp!r}, {npz!r},"
+        "train_run({framework!r}, 'as_posted', resolve({{}}, {framework!r}, {hp!r}), {seed}, 'cpu', {hp!r}, {npz!r},"
         " {manifest!r}, threads=1, log=lambda message: None)"
     ),
 }

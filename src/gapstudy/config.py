@@ -41,7 +41,7 @@ def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA) -
 
     for name, variant in config["variants"].items():
         try:
-            variants_mod.resolve(variant.get("switches"))
+            variants_mod.check(variant.get("switches"), variant["frameworks"])
         except ValueError as error:
             raise ConfigError(f"config key variants.{name}.switches: {error}") from None
 

@@ -14,7 +14,7 @@ import json
 import pandas as pd
 import yaml
 
-from gapstudy.variants import SWITCHES, resolve
+from gapstudy.variants import describe
 
 
 def _fmt(x, digits=3) -> str:
@@ -38,11 +38,11 @@ def verdict(low: float, high: float) -> str:
     return "not detectably different from the reference"
 
 
-def describe_switches(switches: dict) -> str:
-    changed = {k: v for k, v in switches.items() if v != SWITCHES[k]["default"]}
-    if not changed:
+def describe_switches(switches: dict | None) -> str:
+    """The variant's changes from the posted code, in words."""
+    if not switches:
         return "the code exactly as posted"
-    return "; ".join(f"``{k}: {v}``: {SWITCHES[k]['values'][v]}" for k, v in changed.items())
+    return "; ".join(f"``{k}: {v}``: {describe(k, v)}" for k, v in switches.items())
 
 
 def in_short(comparison: pd.DataFrame, ref_label: str, level: int) -> str:
@@ -96,9 +96,9 @@ def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, pr
             s = dev_summary[
                 (dev_summary["framework"] == row["framework"]) & (dev_summary["variant"] == row["variant"])
             ].iloc[0]
-            switches = config["variants"][row["variant"]].get("switches") or {}
+            switches = config["variants"][row["variant"]].get("switches")
             lines += [
-                f"- **{row['framework']}/{row['variant']}** ({describe_switches(resolve(switches))}): "
+                f"- **{row['framework']}/{row['variant']}** ({describe_switches(switches)}): "
                 f"validation MSE {_fmt(s['val_mse_mean'])} ({_ci(s, 'val_mse')}), "
                 f"{_fmt(row['mse_ratio'])} times the reference ({_ci(row, 'mse_ratio')}), "
                 f"that is {_fmt(row['mse_percent_difference'])} % "

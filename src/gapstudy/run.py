@@ -76,12 +76,12 @@ def train_run(
     dataset = load_dataset(dataset_npz, dataset_manifest)
     log(
         f"training {framework}/{variant} seed={seed} device={device} threads={threads} "
-        f"epochs={hp['epochs']} switches={switches}"
+        f"switches={switches}"
     )
 
     def progress(row):
         log(
-            f"epoch {row['epoch']:4d}/{hp['epochs']}  train_loss={row['train_loss']:.6g}  "
+            f"epoch {row['epoch']:4d}/{switches['epochs']}  train_loss={row['train_loss']:.6g}  "
             f"val_loss_user={row['val_loss_user']:.6g}  val_mse={row['val_mse']:.6g}"
         )
 

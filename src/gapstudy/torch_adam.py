@@ -1,12 +1,16 @@
-"""Adam on one flat parameter tensor, with PyTorch's update rule.
+"""Adam on one flat parameter tensor, with PyTorch's or Keras' update rule.
 
 ``torch.optim.Adam`` spends most of a small model's step in Python
-bookkeeping. This class performs the very same tensor operations as
-``torch.optim.adam._single_tensor_adam`` (no weight decay, no AMSGrad), in
-the same order, once on a flat tensor holding every parameter instead of
-once per parameter: elementwise operations do not care how elements are
-grouped, so the updates are bit for bit those of ``torch.optim.Adam``
-(``tests/test_train_torch.py`` checks it).
+bookkeeping. With ``rule="torch"`` this class performs the very same tensor
+operations as ``torch.optim.adam._single_tensor_adam`` (no weight decay, no
+AMSGrad), in the same order, once on a flat tensor holding every parameter
+instead of once per parameter: elementwise operations do not care how
+elements are grouped, so the updates are bit for bit those of
+``torch.optim.Adam`` (``tests/test_train_torch.py`` checks it).
+
+``rule="keras"`` is ``keras.optimizers.Adam.update_step``: the learning rate
+folds in both bias corrections, computed in the parameters' dtype, and
+epsilon is added to sqrt(v) without bias correction ("epsilon hat").
 """
 
 from __future__ import annotations
@@ -15,8 +19,11 @@ import torch
 
 
 class FlatAdam:
-    def __init__(self, flat: torch.Tensor, lr: float, betas: tuple[float, float], eps: float):
-        self.flat, self.lr, self.eps = flat, lr, eps
+    def __init__(self, flat: torch.Tensor, lr: float, betas: tuple[float, float], eps: float,
+                 rule: str = "torch"):
+        if rule not in ("torch", "keras"):
+            raise ValueError(f"unknown Adam rule {rule!r}; allowed: torch, keras")
+        self.flat, self.lr, self.eps, self.rule = flat, lr, eps, rule
         self.beta1, self.beta2 = betas
         self.exp_avg = torch.zeros_like(flat, memory_format=torch.preserve_format)
         self.exp_avg_sq = torch.zeros_like(flat, memory_format=torch.preserve_format)
@@ -24,8 +31,11 @@ class FlatAdam:
 
     @torch.no_grad()
     def step(self) -> None:
-        grad = self.flat.grad
+        grad = self.flat.grad.detach()
         self.step_count += 1
+        if self.rule == "keras":
+            self._keras_step(grad)
+            return
         step = self.step_count
         self.exp_avg.lerp_(grad, 1 - self.beta1)
         self.exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
@@ -35,3 +45,14 @@ class FlatAdam:
         bias_correction2_sqrt = bias_correction2**0.5
         denom = (self.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
         self.flat.addcdiv_(self.exp_avg, denom, value=-step_size)
+
+    def _keras_step(self, grad: torch.Tensor) -> None:
+        dtype, device = self.flat.dtype, self.flat.device
+        scalar = lambda x: torch.tensor(x, dtype=dtype, device=device)  # noqa: E731
+        local_step = scalar(self.step_count)
+        beta_1_power = torch.pow(scalar(self.beta1), local_step)
+        beta_2_power = torch.pow(scalar(self.beta2), local_step)
+        alpha = scalar(self.lr) * torch.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        self.exp_avg.add_((grad - self.exp_avg) * (1 - self.beta1))
+        self.exp_avg_sq.add_((torch.square(grad) - self.exp_avg_sq) * (1 - self.beta2))
+        self.flat.sub_((self.exp_avg * alpha) / (torch.sqrt(self.exp_avg_sq) + self.eps))

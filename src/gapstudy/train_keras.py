@@ -3,10 +3,14 @@
 Import this module only after ``runtime.limit_threads`` (and with
 ``KERAS_BACKEND`` set, for Keras on another backend): Keras and TensorFlow
 size their thread pools when first imported.
+
+Every switch of ``gapstudy.variants`` that applies to Keras is honoured
+here; with the posted defaults the code path is the user's.
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -14,8 +18,65 @@ import numpy as np
 from gapstudy import metrics
 
 
-def build_model(n_features: int, hp: dict, steps_per_execution: int = 1):
-    """The posted functional model: two Dense layers, no activation.
+def _initializers(weight_init: str, bias_init: str, fan_in: int):
+    """Keras initialisers that draw from the distributions the switches name."""
+    import keras
+
+    weights = {
+        "xavier_uniform": lambda: keras.initializers.GlorotUniform(),
+        "glorot_normal_truncated": lambda: keras.initializers.GlorotNormal(),
+        # Untruncated normal with variance 2 / (fan_in + fan_out), like torch's xavier_normal_.
+        "xavier_normal": lambda: keras.initializers.VarianceScaling(
+            scale=1.0, mode="fan_avg", distribution="untruncated_normal"),
+        # kaiming_uniform_(a=sqrt(5)): uniform on ±1/sqrt(fan_in) = ±sqrt(3 · (1/3) / fan_in).
+        "torch_default": lambda: keras.initializers.VarianceScaling(
+            scale=1 / 3, mode="fan_in", distribution="uniform"),
+    }
+    bound = 1 / math.sqrt(fan_in)
+    biases = {
+        "zeros": lambda: keras.initializers.Zeros(),
+        "torch_default": lambda: keras.initializers.RandomUniform(-bound, bound),
+    }
+    return weights[weight_init](), biases[bias_init]()
+
+
+def torch_rule_adam(**kwargs):
+    """Keras' Adam with PyTorch's update rule (bias corrections in float64, epsilon outside)."""
+    import keras
+    from keras import ops
+
+    class TorchRuleAdam(keras.optimizers.Adam):
+        def update_step(self, gradient, variable, learning_rate):
+            dtype = variable.dtype
+            gradient = ops.cast(gradient, dtype)
+            step = ops.cast(self.iterations + 1, "float64")
+            # convert_to_tensor with a dtype keeps the Python float exact; ops.cast
+            # would round it through float32 first (0.9999 -> 0.99989998...).
+            beta_1 = ops.convert_to_tensor(self.beta_1, dtype="float64")
+            beta_2 = ops.convert_to_tensor(self.beta_2, dtype="float64")
+            bias_correction1 = 1 - ops.power(beta_1, step)
+            bias_correction2 = 1 - ops.power(beta_2, step)
+            step_size = ops.cast(ops.cast(learning_rate, "float64") / bias_correction1, dtype)
+            bias_correction2_sqrt = ops.cast(ops.sqrt(bias_correction2), dtype)
+            m = self._momentums[self._get_variable_index(variable)]
+            v = self._velocities[self._get_variable_index(variable)]
+            self.assign(m, m + (gradient - m) * (1 - self.beta_1))
+            self.assign(v, v * self.beta_2 + gradient * gradient * (1 - self.beta_2))
+            denom = ops.sqrt(v) / bias_correction2_sqrt + self.epsilon
+            self.assign_sub(variable, step_size * m / denom)
+
+    return TorchRuleAdam(**kwargs)
+
+
+def handwritten_mse(y_true, y_pred):
+    """The user's PyTorch loss written for Keras (Keras aligns the shapes before calling it)."""
+    from keras import ops
+
+    return ops.mean(ops.square(y_true - y_pred))
+
+
+def build_model(n_features: int, hp: dict, switches: dict | None = None, steps_per_execution: int = 1):
+    """The posted functional model: two Dense layers, no activation (unless switched).
 
     ``steps_per_execution`` runs that many of Keras' own train steps inside
     one compiled call; each step's arithmetic is unchanged, so the weights
@@ -25,20 +86,24 @@ def build_model(n_features: int, hp: dict, steps_per_execution: int = 1):
     import keras
     from keras import layers
 
+    from gapstudy.variants import resolve
+
+    switches = switches or resolve({}, "keras", hp)
+    activation = None if switches["activation"] == "none" else switches["activation"]
     x = layers.Input(shape=(n_features,))
-    z = layers.Dense(units=hp["hidden_units"], activation=None, use_bias=True)(x)
-    y = layers.Dense(units=1, activation=None, use_bias=True)(z)
+    hidden_init = _initializers(switches["weight_init"], switches["bias_init"], n_features)
+    output_init = _initializers(switches["weight_init"], switches["bias_init"], hp["hidden_units"])
+    z = layers.Dense(units=hp["hidden_units"], activation=activation, use_bias=True,
+                     kernel_initializer=hidden_init[0], bias_initializer=hidden_init[1])(x)
+    y = layers.Dense(units=1, activation=None, use_bias=True,
+                     kernel_initializer=output_init[0], bias_initializer=output_init[1])(z)
     model = keras.Model(x, y, name="linear")
-    optimizer = keras.optimizers.Adam(
-        learning_rate=hp["learning_rate"],
-        beta_1=hp["beta_1"],
-        beta_2=hp["beta_2"],
-        epsilon=hp["epsilon"],
-        amsgrad=False,
-    )
-    model.compile(
-        optimizer=optimizer, loss="mean_squared_error", steps_per_execution=steps_per_execution
-    )
+    adam = dict(learning_rate=switches["learning_rate"], beta_1=hp["beta_1"], beta_2=hp["beta_2"],
+                epsilon=switches["epsilon"], amsgrad=False)
+    optimizer = keras.optimizers.Adam(**adam) if switches["adam_rule"] == "keras" else torch_rule_adam(**adam)
+    # A plain function, as a user would pass it; Keras wraps it like its own losses.
+    loss = "mean_squared_error" if switches["loss"] == "framework" else handwritten_mse
+    model.compile(optimizer=optimizer, loss=loss, steps_per_execution=steps_per_execution)
     return model
 
 
@@ -98,6 +163,8 @@ def train(
 ) -> dict:
     """Train one run; return its record (see README, "What each run writes").
 
+    ``hp`` gives the architecture, batch size and betas; learning rate,
+    epsilon and epochs come from the resolved ``switches``.
     ``steps_per_execution`` defaults to one epoch's batches.
     """
     import keras
@@ -123,20 +190,13 @@ def train(
                 progress(row)
 
     start = time.time()
-    with _device_scope(device):
-        if steps_per_execution is None:
-            steps_per_execution = -(-len(dataset.X_train) // hp["batch_size"])
-        model = build_model(dataset.X_train.shape[1], hp, steps_per_execution)
-        model.fit(
-            dataset.X_train,
-            y_train,
-            batch_size=hp["batch_size"],
-            epochs=hp["epochs"],
-            validation_data=(dataset.X_val, y_val),
-            verbose=0,
-            callbacks=[Record()],
-        )
-        predictions = model.predict(dataset.X_val, verbose=0).reshape(-1)
+    floatx = keras.config.floatx()
+    keras.config.set_floatx(switches["dtype"])  # layers, loss and optimizer follow it
+    try:
+        model, predictions = _fit(dataset, y_train, y_val, hp, switches, device,
+                                  steps_per_execution, [Record(), keras.callbacks.TerminateOnNaN()])
+    finally:
+        keras.config.set_floatx(floatx)
     weights = [np.asarray(w) for w in model.get_weights()]
     return {
         "epochs": epochs,
@@ -147,7 +207,25 @@ def train(
         "settings": {
             "keras_backend": keras.backend.backend(),
             "jit_compile": bool(model.jit_compile),
-            "steps_per_execution": steps_per_execution,
+            "steps_per_execution": model.steps_per_execution,
             **_thread_settings(),
         },
     }
+
+
+def _fit(dataset, y_train, y_val, hp, switches, device, steps_per_execution, callbacks):
+    with _device_scope(device):
+        if steps_per_execution is None:
+            steps_per_execution = -(-len(dataset.X_train) // hp["batch_size"])
+        model = build_model(dataset.X_train.shape[1], hp, switches, steps_per_execution)
+        model.fit(
+            dataset.X_train,
+            y_train,
+            batch_size=hp["batch_size"],
+            epochs=switches["epochs"],
+            validation_data=(dataset.X_val, y_val),
+            shuffle=switches["shuffle"] == "on",
+            verbose=0,
+            callbacks=callbacks,
+        )
+        return model, model.predict(dataset.X_val, verbose=0).reshape(-1)

@@ -8,11 +8,16 @@ batches; the parameters live in one flat tensor (``FlatNet``) that
 ``FlatAdam`` updates with the same tensor operations as PyTorch's Adam. The
 updates, and hence the weights, are bit for bit the posted ones on CPU
 (``tests/test_train_torch.py`` proves it against ``gapstudy.posted``).
+
+Every switch of ``gapstudy.variants`` that applies to PyTorch is honoured
+here; with the posted defaults the code path is the user's.
 """
 
 from __future__ import annotations
 
+import math
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -22,22 +27,43 @@ from torch.nn import functional as F
 from gapstudy import metrics
 from gapstudy.torch_adam import FlatAdam
 
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+ACTIVATIONS = {"none": None, "relu": torch.relu, "tanh": torch.tanh}
+
+
+def init_weight_(weight: torch.Tensor, kind: str) -> None:
+    """Re-draw a weight in place from the global generator (``torch_default`` keeps nn.Linear's)."""
+    fan_out, fan_in = weight.shape
+    if kind == "xavier_normal":
+        nn.init.xavier_normal_(weight)
+    elif kind == "xavier_uniform":
+        nn.init.xavier_uniform_(weight)
+    elif kind == "glorot_normal_truncated":
+        # Keras' GlorotNormal: truncated at ±2 std, std divided by the truncated
+        # normal's own std (.87962566103423978) so the variance stays 2 / (fan_in + fan_out).
+        std = math.sqrt(2.0 / (fan_in + fan_out)) / 0.87962566103423978
+        nn.init.trunc_normal_(weight, mean=0.0, std=std, a=-2 * std, b=2 * std)
+    elif kind != "torch_default":
+        raise ValueError(f"unknown weight_init {kind!r}")
+
 
 class TorchLinearModel(nn.Module):
     """The posted model; the seed is set inside, as in the question."""
 
-    def __init__(self, input_dim: int = 10, hidden_units: int = 100, random_seed: int = 0):
+    def __init__(self, input_dim: int = 10, hidden_units: int = 100, random_seed: int = 0,
+                 weight_init: str = "xavier_normal", bias_init: str = "zeros"):
         super().__init__()
         torch.manual_seed(random_seed)
+        self.weight_init, self.bias_init = weight_init, bias_init
         self.hidden_layer = nn.Linear(input_dim, hidden_units)
         self.initialize_layer(self.hidden_layer)
         self.output_layer = nn.Linear(hidden_units, 1)
         self.initialize_layer(self.output_layer)
 
-    @staticmethod
-    def initialize_layer(layer: nn.Linear) -> None:
-        nn.init.xavier_normal_(layer.weight)
-        nn.init.constant_(layer.bias, 0)
+    def initialize_layer(self, layer: nn.Linear) -> None:
+        init_weight_(layer.weight.data, self.weight_init)
+        if self.bias_init == "zeros":
+            nn.init.constant_(layer.bias, 0)
 
     def forward(self, x):
         return self.output_layer(self.hidden_layer(x))
@@ -61,32 +87,43 @@ class FlatNet:
     weight, output bias.
     """
 
-    def __init__(self, model: TorchLinearModel):
+    def __init__(self, model: TorchLinearModel, activation: str = "none"):
         params = [p.detach() for p in model.parameters()]
         self.shapes = [p.shape for p in params]
         self.sizes = [p.numel() for p in params]
         self.flat = torch.cat([p.reshape(-1) for p in params]).requires_grad_()
+        self.activation = ACTIVATIONS[activation]
 
     def parameters(self) -> list[torch.Tensor]:
         return [v.view(s) for v, s in zip(self.flat.split(self.sizes), self.shapes)]
 
     def __call__(self, x):
         w1, b1, w2, b2 = self.parameters()
-        return F.linear(F.linear(x, w1, b1), w2, b2)
+        hidden = F.linear(x, w1, b1)
+        if self.activation is not None:
+            hidden = self.activation(hidden)
+        return F.linear(hidden, w2, b2)
 
     def keras_layout(self) -> list[np.ndarray]:
         w1, b1, w2, b2 = (p.detach().cpu().numpy() for p in self.parameters())
         return [w1.T, b1, w2.T, b2]
 
 
-def loss_fn(target_shape: str):
-    """The user's hand-written MSE, with the posted or matched target shape."""
-    if target_shape == "posted":
-        # (B,) - (B, 1) broadcasts to (B, B): the mean over every (i, j) pair.
-        return lambda y, y_pred: torch.mean((y - y_pred) ** 2)
-    if target_shape == "matched":
+def loss_fn(target_shape: str, loss: str = "handwritten"):
+    """The user's hand-written MSE or ``F.mse_loss``, with the posted or matched target shape."""
+    if target_shape not in ("posted", "matched"):
+        raise ValueError(f"unknown target_shape {target_shape!r}")
+    if loss == "handwritten":
+        if target_shape == "posted":
+            # (B,) - (B, 1) broadcasts to (B, B): the mean over every (i, j) pair.
+            return lambda y, y_pred: torch.mean((y - y_pred) ** 2)
         return lambda y, y_pred: torch.mean((y - y_pred.reshape(y.shape)) ** 2)
-    raise ValueError(f"unknown target_shape {target_shape!r}")
+    if loss == "framework":
+        # nn.MSELoss(input, target); with the posted shapes it warns and broadcasts.
+        if target_shape == "posted":
+            return lambda y, y_pred: F.mse_loss(y_pred, y)
+        return lambda y, y_pred: F.mse_loss(y_pred.reshape(y.shape), y)
+    raise ValueError(f"unknown loss {loss!r}")
 
 
 def epoch_batches(n: int, batch_size: int, shuffle: bool = True) -> list[torch.Tensor]:
@@ -108,37 +145,47 @@ def epoch_batches(n: int, batch_size: int, shuffle: bool = True) -> list[torch.T
 
 
 def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", progress=None) -> dict:
-    """Train one run; return its record (see README, "What each run writes")."""
-    dev = torch.device(device)
-    loss = loss_fn(switches["target_shape"])
-    model = FlatNet(
-        TorchLinearModel(dataset.X_train.shape[1], hp["hidden_units"], random_seed=seed).to(dev)
-    )
-    optimizer = FlatAdam(
-        model.flat, lr=hp["learning_rate"], betas=(hp["beta_1"], hp["beta_2"]), eps=hp["epsilon"]
-    )
-    X_train = torch.tensor(dataset.X_train, dtype=torch.float32).to(dev)
-    y_train = torch.tensor(dataset.y_train, dtype=torch.float32).to(dev)
-    X_val = torch.tensor(dataset.X_val, dtype=torch.float32).to(dev)
-    y_val = torch.tensor(dataset.y_val, dtype=torch.float32).to(dev)
-    batch_size = hp["batch_size"]
+    """Train one run; return its record (see README, "What each run writes").
 
-    epochs = []
+    ``hp`` gives the architecture, batch size and betas; learning rate,
+    epsilon and epochs come from the resolved ``switches``.
+    """
+    dev, dtype = torch.device(device), DTYPES[switches["dtype"]]
+    loss = loss_fn(switches["target_shape"], switches["loss"])
+    module = TorchLinearModel(dataset.X_train.shape[1], hp["hidden_units"], random_seed=seed,
+                              weight_init=switches["weight_init"], bias_init=switches["bias_init"])
+    model = FlatNet(module.to(device=dev, dtype=dtype), switches["activation"])
+    optimizer = FlatAdam(model.flat, lr=switches["learning_rate"], betas=(hp["beta_1"], hp["beta_2"]),
+                         eps=switches["epsilon"], rule=switches["adam_rule"])
+    as_tensor = lambda a: torch.tensor(a, dtype=dtype).to(dev)  # noqa: E731
+    X_train, y_train = as_tensor(dataset.X_train), as_tensor(dataset.y_train)
+    X_val, y_val = as_tensor(dataset.X_val), as_tensor(dataset.y_val)
+    batch_size, shuffle = hp["batch_size"], switches["shuffle"] == "on"
+    backward = {"plain": {}, "retain_graph": {"retain_graph": True},
+                "create_graph": {"create_graph": True}}[switches["graph"]]
+    validation_grad = torch.no_grad if switches["eval_mode"] == "on" else torch.enable_grad
+
+    epochs, loss_warnings = [], set()
     start = time.time()
-    for epoch in range(1, hp["epochs"] + 1):
+    for epoch in range(1, switches["epochs"] + 1):
         losses = []
-        for idx in epoch_batches(len(X_train), batch_size):
-            idx = idx.to(dev)
-            model.flat.grad = None
-            batch_loss = loss(y_train[idx], model(X_train[idx]))
-            batch_loss.backward()
-            optimizer.step()
-            losses.append(batch_loss.detach())
-        with torch.no_grad():
-            val_losses = [
-                loss(y_val[idx], model(X_val[idx])) for idx in epoch_batches(len(X_val), batch_size)
-            ]
-            full = model(X_val).cpu().numpy().reshape(-1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always" if epoch == 1 else "ignore")
+            for idx in epoch_batches(len(X_train), batch_size, shuffle):
+                idx = idx.to(dev)
+                model.flat.grad = None
+                batch_loss = loss(y_train[idx], model(X_train[idx]))
+                batch_loss.backward(**backward)
+                optimizer.step()
+                losses.append(batch_loss.detach())
+        loss_warnings.update(str(w.message).split(".")[0] for w in caught)
+        with validation_grad():
+            batches = epoch_batches(len(X_val), batch_size)  # drawn whatever the averaging
+            if switches["val_loss"] == "batch_means":
+                val_losses = [loss(y_val[idx], model(X_val[idx])).detach() for idx in batches]
+            else:
+                val_losses = [loss(y_val, model(X_val)).detach()]
+            full = model(X_val).detach().cpu().numpy().reshape(-1)
         # The user's np.mean over Python floats of each batch's loss.
         row = {
             "epoch": epoch,
@@ -149,6 +196,8 @@ def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", pro
         epochs.append(row)
         if progress is not None:
             progress(row)
+        if not math.isfinite(row["train_loss"]):
+            break  # diverged: later epochs cannot recover
     # As posted: predictions on the whole validation set at once.
     with torch.no_grad():
         predictions = model(X_val).cpu().numpy().reshape(-1)
@@ -161,5 +210,6 @@ def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", pro
         "settings": {
             "torch_num_threads": torch.get_num_threads(),
             "torch_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+            "loss_warnings": sorted(loss_warnings),
         },
     }

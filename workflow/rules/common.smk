@@ -34,7 +34,12 @@ def run_records(wildcards=None):
 
 
 def switches(wildcards):
-    return resolve_switches(config["variants"][wildcards.variant].get("switches"))
+    """Every switch of the run's framework: the variant's, else the posted default."""
+    return resolve_switches(
+        config["variants"][wildcards.variant].get("switches"),
+        wildcards.framework,
+        config["training"],
+    )
 
 
 def gpus(wildcards):
