@@ -26,10 +26,9 @@ def test_shipped_configs_are_valid_and_the_default_is_the_posted_study():
 def test_runs_cover_frameworks_variants_seeds_and_devices():
     cfg = validate(DEFAULT)
     runs = study_config.runs(cfg)
-    assert len(runs) == 3 * len(cfg["seeds"])
-    assert {(r["framework"], r["variant"]) for r in runs} == {
-        ("torch", "as_posted"), ("keras", "as_posted"), ("torch", "fixed")
-    }
+    pairs = {(r["framework"], r["variant"]) for r in runs}
+    assert len(runs) == len(pairs) * len(cfg["seeds"])
+    assert {("torch", "as_posted"), ("keras", "as_posted"), ("torch", "fixed"), ("torch", "aligned")} <= pairs
 
 
 def test_auto_devices_take_what_exists_and_keras_skips_mps():
@@ -71,8 +70,12 @@ def bad(**changes):
         (bad(variants__fixed__switches={"target_shape": "flat"}), "config key variants.fixed.switches: switch 'target_shape' has value 'flat'"),
         (bad(variants__fixed__switches={"optimiser": "sgd"}), "config key variants.fixed.switches: unknown switch 'optimiser'"),
         (bad(reference__variant="nope"), "config key reference.variant: 'nope' is not a variant"),
-        (bad(reference__framework="torch", reference__variant="as_posted", variants__as_posted__frameworks=["keras"]), "does not run framework 'torch'"),
+        (bad(reference__variant="fixed"), "config key reference: variant 'fixed' does not run framework 'keras'"),
+        (bad(variants__as_posted__frameworks=["keras"]), "config key variants.fixed.baseline: baseline 'as_posted' does not run torch"),
         (bad(statistics__confidence_level=1.5), "config key statistics.confidence_level"),
+        (bad(statistics__equivalence_margin=0.9), "config key statistics.equivalence_margin"),
+        (bad(variants__fixed__baseline="nope"), "config key variants.fixed.baseline: 'nope' is not another variant"),
+        (bad(variants__as_posted__switches={"graph": "create_graph"}), "exists only for torch, not for keras"),
         (bad(training=KeyError), "'training' is a required property"),
         (bad(colour="blue"), "Additional properties are not allowed"),
     ],

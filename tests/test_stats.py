@@ -69,3 +69,48 @@ def test_diverged_runs_are_counted_not_averaged():
     table = stats.summarise(runs, **SETTINGS)
     keras = table[table.framework == "keras"].iloc[0]
     assert keras.n_diverged == 1 and np.isfinite(keras.val_mse_mean)
+
+
+def test_tost_declares_equivalence_only_within_the_margin():
+    rng = np.random.default_rng(3)
+    rows = []
+    for variant, factor in [("as_posted", 1.0), ("close", 1.01), ("far", 1.3)]:
+        for seed in range(30):
+            rows.append(dict(framework="keras" if variant == "as_posted" else "torch", variant=variant,
+                             device="cpu", seed=seed, diverged=False,
+                             val_mse=0.003 * factor * np.exp(rng.normal(scale=0.02))))
+    runs = pd.DataFrame(rows)
+    table = stats.equivalence(runs, {"framework": "keras", "variant": "as_posted"}, margin=1.05, alpha=0.05)
+    by = table.set_index("variant")
+    assert by.loc["close", "equivalent"] and not by.loc["far", "equivalent"]
+    assert by.loc["close", "log_ratio_ci_low"] > -np.log(1.05) and by.loc["close", "log_ratio_ci_high"] < np.log(1.05)
+    from statsmodels.stats.weightstats import ttost_ind
+
+    a = np.log(runs[runs.variant == "far"].val_mse)
+    b = np.log(runs[runs.variant == "as_posted"].val_mse)
+    assert by.loc["far", "tost_p"] == pytest.approx(ttost_ind(a, b, -np.log(1.05), np.log(1.05), usevar="unequal")[0])
+
+
+def test_attribution_shares_of_a_known_gap():
+    """Posted 8x the reference; one switch closes half the log gap, its revert reopens a quarter."""
+    rows = []
+    levels = {("torch", "as_posted"): 8.0, ("keras", "as_posted"): 1.0, ("torch", "half"): 8.0 ** 0.5,
+              ("torch", "aligned"): 1.0, ("torch", "aligned_but"): 8.0 ** 0.25}
+    rng = np.random.default_rng(0)
+    for (framework, variant), level in levels.items():
+        for seed in range(12):
+            rows.append(dict(framework=framework, variant=variant, device="cpu", seed=seed, diverged=False,
+                             val_mse=0.003 * level * np.exp(rng.normal(scale=0.01))))
+    variants = {"as_posted": {}, "half": {"switches": {"target_shape": "matched"}, "baseline": "as_posted"},
+                "aligned": {"switches": {"target_shape": "matched", "adam_rule": "keras"}, "baseline": "as_posted"},
+                "aligned_but": {"switches": {"target_shape": "matched"}, "baseline": "aligned"}}
+    table = stats.attribution(pd.DataFrame(rows), variants, {"framework": "keras", "variant": "as_posted"},
+                              **SETTINGS).set_index("variant")
+    assert table.loc["half", "share_of_gap"] == pytest.approx(0.5, abs=0.02)
+    assert table.loc["half", "share_ci_low"] < 0.5 < table.loc["half", "share_ci_high"]
+    assert table.loc["half", "direction"] == "apply" and table.loc["half", "switches"] == "target_shape: posted → matched"
+    assert table.loc["aligned", "switches"] == "adam_rule: torch → keras; target_shape: posted → matched"
+    assert table.loc["aligned", "share_of_gap"] == pytest.approx(1.0, abs=0.02)
+    assert table.loc["aligned_but", "direction"] == "revert"
+    assert table.loc["aligned_but", "share_of_gap"] == pytest.approx(0.25, abs=0.02)
+    assert table.loc["aligned_but", "switches"] == "adam_rule: keras → torch"

@@ -45,17 +45,32 @@ def study(tmp_path_factory):
 
 
 def test_every_run_is_recorded(study):
+    from gapstudy import config as study_config
+
+    cfg = study_config.load(study / "config/tiny.yaml")
     runs = pd.read_csv(study / "results/tables/runs.csv")
-    assert sorted(zip(runs.framework, runs.variant, runs.seed)) == [
-        ("keras", "as_posted", 0), ("keras", "as_posted", 1),
-        ("torch", "as_posted", 0), ("torch", "as_posted", 1),
-        ("torch", "fixed", 0), ("torch", "fixed", 1),
-    ]
+    expected = sorted((framework, variant, seed) for variant, spec in cfg["variants"].items()
+                      for framework in spec["frameworks"] for seed in cfg["seeds"])
+    assert sorted(zip(runs.framework, runs.variant, runs.seed)) == expected
+    assert ("keras", "as_posted", 1) in expected and ("torch", "fixed", 0) in expected
     assert set(runs.device) == {"cpu"} and not runs.diverged.any()
     epochs = pd.read_csv(study / "results/tables/epochs.csv")
-    assert len(epochs) == 6 * 2 and epochs[["train_loss", "val_loss_user", "val_mse"]].notna().all().all()
+    assert len(epochs) == len(expected) * 2
+    assert epochs[["train_loss", "val_loss_user", "val_mse"]].notna().all().all()
     predictions = pd.read_csv(study / "results/tables/predictions.csv")
-    assert len(predictions) == 6 * 700
+    assert len(predictions) == len(expected) * 700
+
+
+def test_statistics_cover_every_variant_and_switch(study):
+    attribution = pd.read_csv(study / "results/tables/attribution.csv")
+    assert set(attribution.variant) >= {"fixed", "init_keras", "adam_keras", "aligned_but_posted_shapes"}
+    fixed = attribution.set_index("variant").loc["fixed"]
+    assert fixed.switches == "target_shape: posted → matched" and fixed.share_of_gap > 0.5
+    equivalence = pd.read_csv(study / "results/tables/equivalence.csv")
+    assert {"tost_p", "equivalent", "margin"} <= set(equivalence.columns)
+    answer = (study / "results/report/answer.rst").read_text()
+    for heading in ["What to do", "research question 2", "research question 3", "research question 6"]:
+        assert heading in answer
 
 
 def test_torch_as_posted_job_equals_the_users_loop(study):
@@ -92,11 +107,12 @@ def test_report_holds_answer_figures_and_tables(study):
     answer = (study / "results/report/answer.rst").read_text()
     assert "torch/as_posted" in answer and "times the reference" in answer
     for name in ["loss_curves.png", "predicted_vs_true.png", "mse_per_variant.png", "run_time.png",
-                 "summary.html", "comparison.html", "runs.html", "provenance.html", "runtime.html"]:
+                 "summary.html", "comparison.html", "runs.html", "provenance.html", "runtime.html",
+                 "attribution.html", "equivalence.html", "attribution_forest.png", "equivalence.png"]:
         assert name in html, name
     assert "times the reference" in html  # the answer is on the front page
     provenance = json.loads((study / "results/report/provenance.json").read_text())
-    assert provenance["devices_ran"] == ["cpu"] and provenance["n_runs"] == 6
+    assert provenance["devices_ran"] == ["cpu"] and provenance["n_runs"] == len(pd.read_csv(study / "results/tables/runs.csv"))
     assert "torch" in provenance["distributions"] and "snakemake" in provenance["distributions"]
 
 

@@ -45,6 +45,22 @@ def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA) -
         except ValueError as error:
             raise ConfigError(f"config key variants.{name}.switches: {error}") from None
 
+    for name, variant in config["variants"].items():
+        baseline = variant.get("baseline")
+        if baseline is None:
+            continue
+        if baseline not in config["variants"] or baseline == name:
+            raise ConfigError(
+                f"config key variants.{name}.baseline: {baseline!r} is not another variant "
+                f"(known: {', '.join(config['variants'])})"
+            )
+        missing = set(variant["frameworks"]) - set(config["variants"][baseline]["frameworks"])
+        if missing:
+            raise ConfigError(
+                f"config key variants.{name}.baseline: baseline {baseline!r} does not run "
+                f"{', '.join(sorted(missing))}"
+            )
+
     ref = config["reference"]
     if ref["variant"] not in config["variants"]:
         raise ConfigError(

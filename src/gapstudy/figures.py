@@ -11,8 +11,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-# The user's colours: PyTorch blue, Keras brown; further variants get lighter shades.
-BASE_COLOURS = {"torch": sns.color_palette("Blues_r", 6), "keras": sns.color_palette("YlOrBr_r", 6)}
+# The user's colours: PyTorch blue, Keras brown; as_posted darkest, further variants lighter.
+FRAMEWORK_PALETTES = {"torch": "Blues_r", "keras": "YlOrBr_r"}
 SEED = 0  # seaborn's bootstrap for bands, so that figures are reproducible
 
 
@@ -20,13 +20,18 @@ def label(df: pd.DataFrame) -> pd.Series:
     return df["framework"] + "/" + df["variant"]
 
 
+def run_order(labels) -> list[str]:
+    """PyTorch before Keras, as_posted first within each, then by name."""
+    return sorted(set(labels), key=lambda s: (s.split("/")[0] != "torch", s.split("/")[1] != "as_posted", s))
+
+
 def palette(labels) -> dict:
-    colours, used = {}, {"torch": 0, "keras": 0}
-    for name in sorted(set(labels), key=lambda s: (s.split("/")[0] != "torch", s)):
-        framework = name.split("/")[0]
-        shades = BASE_COLOURS.get(framework, sns.color_palette("Greys_r", 6))
-        colours[name] = shades[used.get(framework, 0) % len(shades)]
-        used[framework] = used.get(framework, 0) + 1
+    colours = {}
+    for framework in ("torch", "keras"):
+        names = [n for n in run_order(labels) if n.split("/")[0] == framework]
+        # Skip the palette's palest third so that every line stays visible on white.
+        shades = sns.color_palette(FRAMEWORK_PALETTES[framework], int(len(names) * 1.5) + 1)
+        colours.update(zip(names, shades))
     return colours
 
 
@@ -74,9 +79,9 @@ def predicted_vs_true(predictions: pd.DataFrame, path) -> None:
 def mse_per_variant(runs: pd.DataFrame, path) -> None:
     """Validation MSE of every run (a point per seed) with the mean and its 95 % CI."""
     data = runs.assign(run=label(runs))
-    order = sorted(data["run"].unique(), key=lambda s: (s.split("/")[0] != "torch", s))
+    order = run_order(data["run"])
     fig, axes = plt.subplots(
-        1, data["device"].nunique(), figsize=(1.8 * len(order) + 2, 4), squeeze=False
+        1, data["device"].nunique(), figsize=(1.2 * len(order) + 2, 4.5), squeeze=False
     )
     for ax, (device, group) in zip(axes.flat, data.groupby("device")):
         sns.stripplot(data=group, x="run", y="val_mse", hue="run", order=order,
@@ -88,20 +93,92 @@ def mse_per_variant(runs: pd.DataFrame, path) -> None:
         ax.set_title(f"device = {device}")
         ax.set_xlabel("framework/variant")
         ax.set_ylabel("validation MSE (log scale)")
-        ax.tick_params(axis="x", rotation=20)
+        ax.tick_params(axis="x", rotation=60)
+        plt.setp(ax.get_xticklabels(), ha="right")
     _save(fig, path)
 
 
 def run_time(runs: pd.DataFrame, path) -> None:
     """Wall time of each training job, per framework and variant."""
     data = runs.assign(run=label(runs))
-    order = sorted(data["run"].unique(), key=lambda s: (s.split("/")[0] != "torch", s))
-    fig, ax = plt.subplots(figsize=(1.8 * len(order) + 2, 4))
+    order = run_order(data["run"])
+    fig, ax = plt.subplots(figsize=(1.2 * len(order) + 2, 4.5))
     sns.barplot(data=data, x="run", y="wall_seconds", hue="device", order=order,
                 errorbar=None, alpha=0.5, ax=ax)
     sns.stripplot(data=data, x="run", y="wall_seconds", hue="device", order=order,
                   dodge=True, color="black", size=3, ax=ax, legend=False)
     ax.set_xlabel("framework/variant")
+    ax.tick_params(axis="x", rotation=60)
+    plt.setp(ax.get_xticklabels(), ha="right")
     ax.set_ylabel("wall time per training job (s)")
     ax.set_ylim(0, max(1.0, float(np.nanmax(data["wall_seconds"])) * 1.1))
+    _save(fig, path)
+
+
+def attribution_forest(attribution: pd.DataFrame, path) -> None:
+    """Share of the posted gap each switch closes (applied) or reopens (reverted), with its CI."""
+    data = attribution.dropna(subset=["share_of_gap"]).copy()
+    data["label"] = data["variant"] + "\n" + data["switches"].str.replace("; ", "\n")
+    data = data.sort_values(["direction", "share_of_gap"], kind="stable")
+    devices = sorted(data["device"].unique()) or ["cpu"]
+    fig, axes = plt.subplots(1, len(devices), figsize=(8 * len(devices), 0.75 * max(len(data) / len(devices), 2) + 1.5),
+                             squeeze=False)
+    for ax, device in zip(axes.flat, devices):
+        rows = data[data["device"] == device].reset_index(drop=True)
+        colours = rows["direction"].map({"apply": "tab:blue", "revert": "tab:orange"})
+        ax.errorbar(rows["share_of_gap"], rows.index,
+                    xerr=[rows["share_of_gap"] - rows["share_ci_low"], rows["share_ci_high"] - rows["share_of_gap"]],
+                    fmt="none", ecolor="grey", capsize=3)
+        ax.scatter(rows["share_of_gap"], rows.index, c=colours, zorder=3)
+        ax.set_yticks(rows.index, rows["label"], fontsize=7)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.axvline(1, color="black", linewidth=0.8, linestyle="--")
+        ax.set_xlabel("share of the posted gap in log MSE (blue: switch applied to the posted code, "
+                      "closes it; orange: reverted in the aligned code, reopens it)", fontsize=8)
+        ax.set_title(f"device = {device}")
+    _save(fig, path)
+
+
+def equivalence(table: pd.DataFrame, path) -> None:
+    """Each variant's (1 − 2α) CI of the log MSE ratio to the reference against the declared margin."""
+    data = table.dropna(subset=["log_ratio"]).copy()
+    data["label"] = data["framework"] + "/" + data["variant"] + " (" + data["device"] + ")"
+    data = data.sort_values("log_ratio", kind="stable").reset_index(drop=True)
+    margin = float(table["margin"].iloc[0]) if len(table) else 1.05
+    fig, ax = plt.subplots(figsize=(8, 0.45 * max(len(data), 2) + 1.5))
+    colours = data["equivalent"].map({True: "tab:green", False: "tab:red"})
+    ratio, low, high = (np.exp(data[c]) for c in ("log_ratio", "log_ratio_ci_low", "log_ratio_ci_high"))
+    ax.errorbar(ratio, data.index, xerr=[ratio - low, high - ratio], fmt="none", ecolor="grey", capsize=3)
+    ax.scatter(ratio, data.index, c=colours, zorder=3)
+    ax.axvspan(1 / margin, margin, color="tab:green", alpha=0.15, linewidth=0)
+    ax.axvline(1, color="black", linewidth=0.5)
+    ax.set_xscale("log")
+    ax.set_yticks(data.index, data["label"], fontsize=8)
+    ax.set_xlabel(f"geometric-mean MSE / reference (log scale), CI at 1 − 2α; shaded: equivalence "
+                  f"margin ×/÷ {margin:g} (green point: equivalent by TOST)", fontsize=8)
+    _save(fig, path)
+
+
+def learning_curves_by_variant(epochs: pd.DataFrame, path) -> None:
+    """Full-set validation MSE per epoch for every variant, one panel each, over the two posted runs."""
+    data = epochs.assign(run=label(epochs))
+    posted = data[data["variant"] == "as_posted"]
+    variants = sorted(data["variant"].unique(), key=lambda v: (v != "as_posted", v))
+    columns = min(4, len(variants))
+    rows_n = -(-len(variants) // columns)
+    fig, axes = plt.subplots(rows_n, columns, figsize=(4 * columns, 3 * rows_n), squeeze=False,
+                             sharex=True, sharey=True)
+    colours = palette(data["run"])
+    for ax, variant in zip(axes.flat, variants):
+        sns.lineplot(data=posted, x="epoch", y="val_mse", hue="run", palette=colours, errorbar=None,
+                     ax=ax, legend=False, linestyle=":")
+        sns.lineplot(data=data[data["variant"] == variant], x="epoch", y="val_mse", style="framework",
+                     color="black", errorbar=("ci", 95), n_boot=500, seed=SEED, ax=ax, legend=True)
+        ax.set_title(variant, fontsize=9)
+        ax.set_yscale("log")
+        ax.legend(fontsize=6)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    for ax in axes.flat[len(variants):]:
+        ax.set_visible(False)
+    fig.supylabel("full-set validation MSE (log); black: the variant; dotted: torch (blue) and keras (brown) as posted")
     _save(fig, path)

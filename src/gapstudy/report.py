@@ -11,6 +11,7 @@ import datetime as dt
 import html
 import json
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -204,3 +205,130 @@ def provenance(runs: pd.DataFrame, config: dict, environment: dict) -> dict:
         "report tables written (UTC)": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     return prov
+
+
+# The code change in the user's PyTorch script that each switch value stands for.
+CODE_CHANGES = {
+    ("target_shape", "matched"): "``loss = mean_squared_error(y, torch_model(x).squeeze(-1))`` "
+    "(or ``y.view(-1, 1)``): the loss then compares each prediction with its own target",
+    ("loss", "framework"): "``loss = nn.MSELoss()(ypred, y)`` (it warns when the shapes differ)",
+    ("weight_init", "xavier_uniform"): "``torch.nn.init.xavier_uniform_(layer.weight)``, Keras' glorot_uniform",
+    ("weight_init", "glorot_normal_truncated"): "``torch.nn.init.trunc_normal_`` with Keras' glorot_normal scale",
+    ("weight_init", "torch_default"): "keep ``nn.Linear``'s own weight init",
+    ("bias_init", "torch_default"): "keep ``nn.Linear``'s own bias init",
+    ("adam_rule", "keras"): "Keras' Adam update (epsilon hat) instead of ``torch.optim.Adam``'s",
+    ("dtype", "float64"): "``torch_model.double()`` and float64 tensors",
+    ("shuffle", "off"): "``DataLoader(..., shuffle=False)``",
+    ("val_loss", "full_set"): "compute the validation loss on the whole set at once",
+    ("eval_mode", "off"): "leave out ``model.eval()`` and ``torch.no_grad()``",
+    ("graph", "retain_graph"): "``loss.backward(retain_graph=True)``",
+    ("graph", "create_graph"): "``loss.backward(create_graph=True)``",
+    ("activation", "relu"): "a ``torch.relu`` between the layers",
+    ("activation", "tanh"): "a ``torch.tanh`` between the layers",
+}
+
+
+def _share_words(row) -> str:
+    low, high = row["share_ci_low"], row["share_ci_high"]
+    if pd.isna(low) or pd.isna(high):
+        return "cannot be told with this few seeds"
+    if low > 0.5:
+        return "explains most of the gap"
+    if low <= 0 <= high:
+        return "explains no detectable part of the gap"
+    if high < 0:
+        return "makes the gap larger"
+    return "explains part of the gap"
+
+
+def _pct(x) -> str:
+    return "n/a" if pd.isna(x) else f"{100 * x:.3g} %"
+
+
+def diagnosis_rst(attribution: pd.DataFrame, config: dict) -> str:
+    """Research question 2: the share of the gap each switch explains, and what went untested."""
+    from gapstudy.variants import SWITCHES
+
+    lines = ["Which causes explain the gap (research question 2)",
+             "--------------------------------------------------", ""]
+    if attribution.empty:
+        lines += ["This config has no variant with a ``baseline``, so no switch is attributed.", ""]
+    else:
+        lines += ["The gap is the difference in mean log validation MSE between PyTorch as posted and the "
+                  "reference. *Applied* switches change the posted PyTorch code; *reverted* switches undo "
+                  "one alignment with Keras in the otherwise aligned PyTorch code.", ""]
+        for (device, direction), group in attribution.groupby(["device", "direction"], sort=True):
+            lines.append(f"**{direction.capitalize()}, on {device}:**")
+            lines.append("")
+            for _, row in group.sort_values("share_of_gap", ascending=False).iterrows():
+                verb = "closes" if direction == "apply" else "reopens"
+                lines.append(f"- **{row['variant']}** ({row['switches']}) {verb} {_pct(row['share_of_gap'])} "
+                             f"of the gap ({_pct(row['share_ci_low'])} to {_pct(row['share_ci_high'])}): "
+                             f"it {_share_words(row)}.")
+            lines.append("")
+    varied = {k for v in config["variants"].values() for k in (v.get("switches") or {})}
+    untested = [k for k in SWITCHES if k not in varied]
+    if untested:
+        lines += [f"Candidate causes not varied in this config: {', '.join(f'``{k}``' for k in untested)} "
+                  "(``config/diagnosis.yaml`` varies every one).", ""]
+    return "\n".join(lines)
+
+
+def equivalence_rst(equivalence: pd.DataFrame, config: dict) -> str:
+    """Research question 3: are the fixed variants equivalent to the reference at the declared margin?"""
+    s = config["statistics"]
+    ref = config["reference"]
+    fixes = [name for name, v in config["variants"].items() if v.get("fix")]
+    lines = ["Is the fixed PyTorch model equivalent to Keras (research question 3)",
+             "--------------------------------------------------------------------", "",
+             f"Equivalent means: the geometric-mean validation MSE lies within a factor of "
+             f"{s['equivalence_margin']:g} of {ref['framework']}/{ref['variant']}'s, shown by two one-sided "
+             f"Welch tests on log MSE at α = {s['equivalence_alpha']:g} (margin and α declared in the config "
+             "before the run).", ""]
+    rows = equivalence[equivalence["variant"].isin(fixes)]
+    if rows.empty:
+        lines += ["No variant of this config is marked ``fix: true``.", ""]
+    level = int(round(100 * (1 - 2 * s["equivalence_alpha"])))
+    for _, row in rows.iterrows():
+        word = "**equivalent**" if row["equivalent"] else "**not shown equivalent**"
+        lines.append(
+            f"- {row['framework']}/{row['variant']} on {row['device']}: {word} "
+            f"(MSE ratio {_fmt(np.exp(row['log_ratio']))}, {level} % CI {_fmt(np.exp(row['log_ratio_ci_low']))} "
+            f"to {_fmt(np.exp(row['log_ratio_ci_high']))}; TOST p = {_fmt(row['tost_p'], 2)}).")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def nonlinear_rst(summary: pd.DataFrame, config: dict) -> str:
+    """Research question 6: what a model with an activation reaches in each framework."""
+    names = [n for n, v in config["variants"].items() if v.get("question") == "nonlinear"]
+    lines = ["Beyond the question: a non-linear model (research question 6)",
+             "---------------------------------------------------------------", ""]
+    if not names:
+        return "\n".join(lines + ["The posted model has no activation, so it is linear and r ≈ 0.91 is its "
+                                  "ceiling. This config runs no non-linear variant; ``config/diagnosis.yaml`` "
+                                  "runs ReLU and tanh models in both frameworks.", ""])
+    for _, row in summary[summary["variant"].isin(names)].iterrows():
+        lines.append(f"- {row['framework']}/{row['variant']} on {row['device']}: validation MSE "
+                     f"{_fmt(row['val_mse_mean'])} ({_ci(row, 'val_mse')}), Pearson r "
+                     f"{_fmt(row['val_pearson_r_mean'])} ({_ci(row, 'val_pearson_r')}).")
+    return "\n".join(lines + [""])
+
+
+def what_to_do_rst(attribution: pd.DataFrame, config: dict) -> str:
+    """The code changes that make the posted PyTorch code match Keras, ranked by measured effect."""
+    lines = ["What to do", "----------", ""]
+    single = attribution[(attribution["direction"] == "apply") & (attribution["n_switches"] == 1)]
+    single = single.sort_values("share_of_gap", ascending=False)
+    if single.empty:
+        return "\n".join(lines + ["This config applies no single switch to the posted code.", ""])
+    lines.append("Changes to the posted PyTorch code, ranked by the share of the gap each one closes on its own:")
+    lines.append("")
+    for rank, (_, row) in enumerate(single.iterrows(), start=1):
+        switches = config["variants"][row["variant"]].get("switches") or {}
+        (name, value), = switches.items()
+        change = CODE_CHANGES.get((name, value), f"``{name}: {value}``")
+        lines.append(f"{rank}. {change}: closes {_pct(row['share_of_gap'])} of the gap "
+                     f"({_pct(row['share_ci_low'])} to {_pct(row['share_ci_high'])}) on {row['device']}; "
+                     f"it {_share_words(row)}.")
+    return "\n".join(lines + [""])

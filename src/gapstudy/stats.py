@@ -16,6 +16,8 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from gapstudy.variants import default
+
 SUMMARY_METRICS = ("val_mse", "val_pearson_r", "val_r2", "val_mae")
 GROUP = ["framework", "variant", "device"]
 
@@ -144,3 +146,89 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
     if finite.any():
         adjusted[finite] = multipletests(pvalues[finite], method="holm")[1]
     return adjusted
+
+
+def _log_mse(runs: pd.DataFrame, framework: str, variant: str, device: str) -> np.ndarray:
+    rows = runs[(runs["framework"] == framework) & (runs["variant"] == variant)
+                & (runs["device"] == device) & ~runs["diverged"]]
+    return np.log(rows["val_mse"].to_numpy(dtype=float))
+
+
+def equivalence(runs: pd.DataFrame, reference: dict, margin: float, alpha: float) -> pd.DataFrame:
+    """Two one-sided Welch tests (TOST) of each variant's log MSE against the reference's.
+
+    Equivalent means: the difference of mean log MSE lies within ±log(margin),
+    i.e. the geometric-mean MSE ratio within [1/margin, margin], with both
+    one-sided tests rejecting at ``alpha``. The (1 - 2·alpha) CI of the
+    difference is the interval the report draws against the margin.
+    """
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW, ttost_ind
+
+    bound = float(np.log(margin))
+    rows = []
+    for (framework, variant, device), _ in runs.groupby(GROUP, sort=True):
+        if (framework, variant) == (reference["framework"], reference["variant"]):
+            continue
+        a = _log_mse(runs, framework, variant, device)
+        b = _log_mse(runs, reference["framework"], reference["variant"], device)
+        row = {"framework": framework, "variant": variant, "device": device,
+               "margin": margin, "alpha": alpha, "n": len(a), "n_reference": len(b)}
+        if len(a) >= 2 and len(b) >= 2:
+            p, _, _ = ttost_ind(a, b, -bound, bound, usevar="unequal")
+            low, high = CompareMeans(DescrStatsW(a), DescrStatsW(b)).tconfint_diff(
+                alpha=2 * alpha, usevar="unequal")
+            row |= {"log_ratio": float(a.mean() - b.mean()), "log_ratio_ci_low": float(low),
+                    "log_ratio_ci_high": float(high), "tost_p": float(p),
+                    "equivalent": bool(p < alpha)}
+        else:
+            row |= {"log_ratio": np.nan, "log_ratio_ci_low": np.nan, "log_ratio_ci_high": np.nan,
+                    "tost_p": np.nan, "equivalent": False}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _share(posted, reference, variant, baseline, revert: bool, axis=-1):
+    """Share of the posted gap (on mean log MSE) that a switch closes or, reverted, reopens."""
+    gap = np.mean(posted, axis=axis) - np.mean(reference, axis=axis)
+    change = np.mean(variant, axis=axis) - np.mean(baseline, axis=axis)
+    return (change if revert else -change) / gap
+
+
+def attribution(runs: pd.DataFrame, variants: dict, reference: dict, level: float,
+                resamples: int, seed: int, posted: str = "as_posted") -> pd.DataFrame:
+    """For each variant with a baseline: which switches differ, and what share of the gap they explain.
+
+    The gap is mean log MSE of ``<framework>/as_posted`` minus that of the
+    reference. A variant whose baseline is the posted code *applies* its
+    switches (share = gap closed); a variant whose baseline is another
+    variant (e.g. ``aligned``) *reverts* switches (share = gap reopened).
+    Seeds of the four groups are independent; the CI resamples each group.
+    """
+    rows = []
+    for (framework, variant, device), _ in runs.groupby(GROUP, sort=True):
+        spec = variants.get(variant, {})
+        baseline = spec.get("baseline")
+        if baseline is None:
+            continue
+        groups = [_log_mse(runs, framework, posted, device),
+                  _log_mse(runs, reference["framework"], reference["variant"], device),
+                  _log_mse(runs, framework, variant, device),
+                  _log_mse(runs, framework, baseline, device)]
+        mine, theirs = spec.get("switches") or {}, variants[baseline].get("switches") or {}
+        changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        revert = baseline != posted
+        row = {"framework": framework, "variant": variant, "device": device, "baseline": baseline,
+               "direction": "revert" if revert else "apply",
+               "switches": "; ".join(f"{k}: {theirs.get(k, default(k, framework))} → "
+                                     f"{mine.get(k, default(k, framework))}" for k in changed),
+               "n_switches": len(changed)}
+        if all(len(g) >= 2 for g in groups):
+            row["log_mse_change"] = float(groups[2].mean() - groups[3].mean())
+            row["share_of_gap"] = float(_share(*groups, revert=revert))
+            row["share_ci_low"], row["share_ci_high"] = bootstrap_ci(
+                groups, lambda p, r, v, b, axis=-1: _share(p, r, v, b, revert, axis), level, resamples, seed)
+        else:
+            row |= {"log_mse_change": np.nan, "share_of_gap": np.nan,
+                    "share_ci_low": np.nan, "share_ci_high": np.nan}
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -23,6 +23,8 @@ rule statistics:
     output:
         summary="results/tables/summary.csv",
         comparison="results/tables/comparison.csv",
+        equivalence="results/tables/equivalence.csv",
+        attribution="results/tables/attribution.csv",
     log:
         "logs/statistics.log",
     benchmark:

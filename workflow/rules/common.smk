@@ -16,6 +16,8 @@ RUNS = study_config.runs(config)
 
 # Report categories, in the order the report lists them (alphabetical).
 RQ1 = "Research question 1: reproduce the gap"
+RQ2 = "Research question 2: which causes explain it"
+RQ3 = "Research question 3: is the fix equivalent"
 PROVENANCE = "Software, devices and run time"
 
 

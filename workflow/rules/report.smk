@@ -3,6 +3,8 @@ rule report_pages:
         runs=rules.aggregate.output.runs,
         summary=rules.statistics.output.summary,
         comparison=rules.statistics.output.comparison,
+        equivalence=rules.statistics.output.equivalence,
+        attribution=rules.statistics.output.attribution,
         environment=rules.environment.output[0],
     output:
         answer="results/report/answer.rst",
@@ -20,6 +22,20 @@ rule report_pages:
             category=RQ1,
             subcategory="Tables",
             labels={"table": "comparison with the reference"},
+        ),
+        attribution_html=report(
+            "results/report/attribution.html",
+            caption="../../report/attribution.rst",
+            category=RQ2,
+            subcategory="Tables",
+            labels={"table": "share of the gap per switch"},
+        ),
+        equivalence_html=report(
+            "results/report/equivalence.html",
+            caption="../../report/equivalence.rst",
+            category=RQ3,
+            subcategory="Tables",
+            labels={"table": "equivalence tests (TOST)"},
         ),
         runs_html=report(
             "results/report/runs.html",

@@ -17,12 +17,21 @@ inp, out = snakemake.input, snakemake.output
 runs = pd.read_csv(inp.runs)
 summary = pd.read_csv(inp.summary)
 comparison = pd.read_csv(inp.comparison)
+equivalence = pd.read_csv(inp.equivalence)
+attribution = pd.read_csv(inp.attribution)
 environment = json.loads(Path(inp.environment).read_text())
 prov = report.provenance(runs, config, environment)
 level = int(round(100 * config["statistics"]["confidence_level"]))
 
 atomic_write_json(Path(out.provenance), prov)
-atomic_write_text(Path(out.answer), report.answer_rst(summary, comparison, config, prov))
+front_page = [
+    report.answer_rst(summary, comparison, config, prov),
+    report.what_to_do_rst(attribution, config),
+    report.diagnosis_rst(attribution, config),
+    report.equivalence_rst(equivalence, config),
+    report.nonlinear_rst(summary, config),
+]
+atomic_write_text(Path(out.answer), "\n".join(front_page))
 atomic_write_text(Path(out.provenance_html), report.provenance_html(prov, config))
 pages = {
     "summary_html": (summary, "Summary over seeds",
@@ -30,6 +39,10 @@ pages = {
     "comparison_html": (comparison, "Comparison with the reference",
                         "Ratio of mean validation MSEs with bootstrap CI, Welch's t on log MSE and "
                         "Mann-Whitney U with Holm-adjusted p-values, probability of improvement."),
+    "attribution_html": (attribution, "Share of the gap per switch",
+                         f"Share of the posted gap in mean log MSE per switch change, bootstrap {level} % CI."),
+    "equivalence_html": (equivalence, "Equivalence with the reference",
+                         "Two one-sided Welch tests on log MSE against the declared margin."),
     "runs_html": (runs, "All runs", "One row per training run."),
 }
 for key, (table, title, caption) in pages.items():

@@ -14,9 +14,14 @@ log = open_log(snakemake.log[0])
 runs = pd.read_csv(snakemake.input.runs)
 s = snakemake.config["statistics"]
 settings = dict(level=s["confidence_level"], resamples=s["bootstrap_resamples"], seed=s["bootstrap_seed"])
+reference = snakemake.config["reference"]
 results = {
     "summary": stats.summarise(runs, **settings),
-    "comparison": stats.compare(runs, snakemake.config["reference"], **settings),
+    "comparison": stats.compare(runs, reference, **settings),
+    "equivalence": stats.equivalence(
+        runs, reference, margin=s["equivalence_margin"], alpha=s["equivalence_alpha"]
+    ),
+    "attribution": stats.attribution(runs, snakemake.config["variants"], reference, **settings),
 }
 for name, table in results.items():
     with atomic_path(Path(snakemake.output[name])) as tmp:
