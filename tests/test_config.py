@@ -83,3 +83,15 @@ def bad(**changes):
 def test_bad_config_is_refused_with_a_message_naming_the_key(cfg, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
         validate(cfg)
+
+
+def test_diagnosis_config_varies_every_switch_and_runs_nonlinear_models_in_both_frameworks():
+    from gapstudy.variants import SWITCHES
+
+    cfg = validate(study_config.load(ROOT / "config" / "diagnosis.yaml"))
+    varied = {k for v in cfg["variants"].values() for k in (v.get("switches") or {})}
+    assert varied == set(SWITCHES)
+    nonlinear = [v for v in cfg["variants"].values() if v.get("question") == "nonlinear"]
+    assert {a for v in nonlinear for a in [v["switches"]["activation"]]} == {"relu", "tanh"}
+    assert all(set(v["frameworks"]) == {"torch", "keras"} for v in nonlinear)
+    assert set(DEFAULT["variants"]) <= set(cfg["variants"])

@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SRC = ROOT / "src"
+PARTS = ["Snakefile", "workflow", "config", "report", "src", "profiles"]
 
 CHILD = {
     ("torch", "posted"): (
@@ -44,9 +44,20 @@ CHILD = {
 }
 
 
-def run_child(code: str) -> dict:
+def snapshot(dest: Path) -> Path:
+    """Copy the workflow, so that edits made while the benchmark runs do not leak into it."""
+    for part in PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, dest / part)
+    return dest
+
+
+def run_child(code: str, src: Path) -> dict:
     """Run ``code`` in a fresh one-thread Python; its wall time, CPU time and peak memory."""
-    env = dict(os.environ, PYTHONPATH=str(SRC), KERAS_BACKEND="tensorflow")
+    env = dict(os.environ, PYTHONPATH=str(src), KERAS_BACKEND="tensorflow")
     prelude = "from gapstudy.runtime import limit_threads; limit_threads(1);"
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
@@ -61,10 +72,10 @@ def run_child(code: str) -> dict:
             "peak_rss_mb": usage.ru_maxrss / 1024}
 
 
-def per_run(frameworks, repeats: int, epochs: int, seed: int, workdir: Path, hp: dict) -> list[dict]:
+def per_run(frameworks, repeats: int, epochs: int, seed: int, workdir: Path, repo: Path, hp: dict) -> list[dict]:
     from gapstudy.data import make_dataset, save_dataset
 
-    params = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["dataset"]
+    params = yaml.safe_load((repo / "config" / "config.yaml").read_text())["dataset"]
     npz, manifest = workdir / "dataset.npz", workdir / "manifest.json"
     save_dataset(make_dataset(**params), npz, manifest, params)
     hp = dict(hp, epochs=epochs)
@@ -75,7 +86,8 @@ def per_run(frameworks, repeats: int, epochs: int, seed: int, workdir: Path, hp:
                 template = CHILD[(framework, "posted")] if path == "posted" else CHILD["workflow"]
                 code = template.format(framework=framework, seed=seed, epochs=epochs, hp=hp,
                                        npz=str(npz), manifest=str(manifest))
-                row = {"framework": framework, "path": path, "repeat": repeat, **run_child(code)}
+                row = {"framework": framework, "path": path, "repeat": repeat,
+                       **run_child(code, repo / "src")}
                 print(f"  {framework:5s} {path:8s} repeat {repeat}: {row['wall_s']:6.1f} s wall, "
                       f"{row['cpu_s']:6.1f} s CPU, {row['peak_rss_mb']:5.0f} MB", flush=True)
                 rows.append(row)
@@ -102,12 +114,12 @@ def ratios(rows: list[dict]) -> list[dict]:
     return out
 
 
-def study(seeds: int, cores: int, workdir: Path) -> dict:
+def study(seeds: int, cores: int, workdir: Path, repo: Path) -> dict:
     """The default config with ``seeds`` seeds, run and reported by Snakemake from scratch."""
-    for part in ["Snakefile", "workflow", "config", "report", "src", "profiles"]:
-        src = ROOT / part
+    for part in PARTS:
+        src = repo / part
         (shutil.copytree if src.is_dir() else shutil.copy)(src, workdir / part)
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
     config["seeds"] = list(range(seeds))
     (workdir / "bench.yaml").write_text(yaml.safe_dump(config))
     snakemake = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", "bench.yaml"]
@@ -130,11 +142,13 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmark" / "speed.json")
     args = parser.parse_args(argv)
 
-    hp = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["training"]
+    repo_dir = tempfile.TemporaryDirectory()
+    repo = snapshot(Path(repo_dir.name))
+    hp = yaml.safe_load((repo / "config" / "config.yaml").read_text())["training"]
     result = {"args": {k: str(v) for k, v in vars(args).items()}}
     with tempfile.TemporaryDirectory() as tmp:
         print(f"Per run: posted code against the workflow's path, {args.epochs} epochs, one thread")
-        rows = per_run(args.frameworks, args.repeats, args.epochs, args.seed, Path(tmp), hp)
+        rows = per_run(args.frameworks, args.repeats, args.epochs, args.seed, Path(tmp), repo, hp)
     result["runs"], result["ratios"] = rows, ratios(rows)
     print("\nworkflow / posted (median over repeats, [min, max]); lower is faster")
     for r in result["ratios"]:
@@ -148,7 +162,7 @@ def main(argv=None) -> None:
     for seeds in args.study_seeds:
         with tempfile.TemporaryDirectory() as tmp:
             print(f"\nStudy end to end: {seeds} seeds, --cores {args.cores}, report included ...", flush=True)
-            studies.append(study(seeds, args.cores, Path(tmp)))
+            studies.append(study(seeds, args.cores, Path(tmp), repo))
             print(f"  {studies[-1]['wall_s']:.0f} s", flush=True)
     if len(studies) > 1:
         base = studies[0]
@@ -156,6 +170,7 @@ def main(argv=None) -> None:
             print(f"  {s['seeds']} seeds cost {s['wall_s'] / base['wall_s']:.2f}x the {base['seeds']}-seed "
                   f"study (linear would be {s['seeds'] / base['seeds']:.2f}x)")
     result["studies"] = studies
+    repo_dir.cleanup()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     print(f"\nwrote {args.out}")
