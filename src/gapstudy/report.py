@@ -46,21 +46,44 @@ def describe_switches(switches: dict | None) -> str:
     return "; ".join(f"``{k}: {v}``: {describe(k, v)}" for k, v in switches.items())
 
 
-def in_short(comparison: pd.DataFrame, ref_label: str, level: int) -> str:
-    """One sentence per device: each variant's verdict and MSE ratio against the reference."""
+def reproduce_variants(config: dict) -> list[str]:
+    """The variants research question 1 is about (``question: reproduce``, or none given)."""
+    return [n for n, v in config["variants"].items() if v.get("question", "reproduce") == "reproduce"]
+
+
+def in_short(comparison: pd.DataFrame, attribution: pd.DataFrame | None, config: dict, level: int) -> str:
+    """Per device: the verdict of each reproduce variant, then the switch that explains the gap."""
+    ref = config["reference"]
+    ref_label = f"{ref['framework']}/{ref['variant']}"
     parts = []
-    for device, group in comparison.groupby("device"):
+    rows = comparison[comparison["variant"].isin(reproduce_variants(config))]
+    for device, group in rows.groupby("device"):
         claims = [
             f"**{row['framework']}/{row['variant']}** is "
             f"{verdict(row['mse_ratio_ci_low'], row['mse_ratio_ci_high']).replace('the reference', ref_label)} "
             f"(validation MSE × {_fmt(row['mse_ratio'])}, {level} % CI {_ci(row, 'mse_ratio')})"
             for _, row in group.iterrows()
         ]
-        parts.append(f"on {device}, " + "; ".join(claims))
-    return "**In short:** " + ". And ".join(parts) + "."
+        sentence = f"On {device}, " + "; ".join(claims) + "."
+        if attribution is not None and not attribution.empty:
+            single = attribution[(attribution["device"] == device) & (attribution["direction"] == "apply")
+                                 & (attribution["n_switches"] == 1)].sort_values("share_of_gap", ascending=False)
+            if not single.empty:
+                top = single.iloc[0]
+                sentence += (f" Of the single changes tested, ``{top['switches']}`` closes the most of the gap: "
+                             f"{_pct(top['share_of_gap'])} ({_pct(top['share_ci_low'])} to "
+                             f"{_pct(top['share_ci_high'])}).")
+                rest = single.iloc[1:]
+                null = rest[(rest["share_ci_low"] <= 0) & (rest["share_ci_high"] >= 0)]
+                if not null.empty:
+                    sentence += (" No detectable part of it comes from "
+                                 + ", ".join(f"``{s}``" for s in null["switches"]) + ".")
+        parts.append(sentence)
+    return "**In short:** " + " ".join(parts)
 
 
-def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, provenance: dict) -> str:
+def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, provenance: dict,
+               attribution: pd.DataFrame | None = None) -> str:
     """The front page: the answer to research question 1 in plain words."""
     level = int(round(100 * config["statistics"]["confidence_level"]))
     ref = config["reference"]
@@ -79,7 +102,7 @@ def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, pr
         f"the reference is **{ref_label}**.",
         "",
     ]
-    lines += [in_short(comparison, ref_label, level), ""]
+    lines += [in_short(comparison, attribution, config, level), ""]
     for device, dev_summary in summary.groupby("device"):
         ref_row = dev_summary[
             (dev_summary["framework"] == ref["framework"]) & (dev_summary["variant"] == ref["variant"])
@@ -93,7 +116,9 @@ def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, pr
             f"{_fmt(ref_row['val_pearson_r_mean'])} ({_ci(ref_row, 'val_pearson_r')}).",
             "",
         ]
-        for _, row in comparison[comparison["device"] == device].iterrows():
+        shown = comparison[(comparison["device"] == device)
+                           & comparison["variant"].isin(reproduce_variants(config))]
+        for _, row in shown.iterrows():
             s = dev_summary[
                 (dev_summary["framework"] == row["framework"]) & (dev_summary["variant"] == row["variant"])
             ].iloc[0]

@@ -25,7 +25,7 @@ level = int(round(100 * config["statistics"]["confidence_level"]))
 
 atomic_write_json(Path(out.provenance), prov)
 front_page = [
-    report.answer_rst(summary, comparison, config, prov),
+    report.answer_rst(summary, comparison, config, prov, attribution),
     report.what_to_do_rst(attribution, config),
     report.diagnosis_rst(attribution, config),
     report.equivalence_rst(equivalence, config),
