@@ -140,3 +140,18 @@ def test_lint_and_format_are_clean():
     fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"],
                          cwd=ROOT, capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_a_configfile_replaces_the_default_config(tmp_path):
+    """Variants the given config leaves out do not run (no merge with config/config.yaml)."""
+    import yaml
+
+    from gapstudy import config as study_config
+
+    cfg = study_config.load(ROOT / "config/tiny.yaml")
+    cfg["variants"] = {"as_posted": cfg["variants"]["as_posted"]}
+    path = tmp_path / "one.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    dry = snakemake(ROOT, "-n", "--cores", "1", "--configfile", str(path))
+    counts = [line.split() for line in (dry.stdout + dry.stderr).splitlines() if line.startswith("train ")]
+    assert counts and counts[0] == ["train", "4"]  # 1 variant × 2 frameworks × 2 seeds
