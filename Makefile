@@ -23,6 +23,6 @@ study: setup
 test: setup
 	$(VENV)/bin/python -m pytest
 
-# The speed benchmark (README, "Speed"): about 25 minutes on 2 cores.
+# The speed benchmark (README, "Speed"): about 30 minutes on 2 cores.
 benchmark: setup
 	PYTHONPATH=src $(VENV)/bin/python -m gapstudy.benchmark

@@ -136,7 +136,7 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--frameworks", nargs="+", default=["torch", "keras"])
-    parser.add_argument("--study-seeds", type=int, nargs="*", default=[10, 20],
+    parser.add_argument("--study-seeds", type=int, nargs="*", default=[10, 15],
                         help="seed counts of the end-to-end studies (none: skip them)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmark" / "speed.json")
