@@ -1,7 +1,6 @@
 """The workflow end to end on the tiny config, in a scratch copy of the repository."""
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -12,8 +11,6 @@ import pytest
 from conftest import ROOT
 
 pytestmark = pytest.mark.workflow
-
-PARTS = ["Snakefile", "workflow", "config", "report", "src", "profiles"]
 
 
 def snakemake(workdir, *args, check=True):
@@ -27,13 +24,9 @@ def snakemake(workdir, *args, check=True):
 
 
 def copy_repo(dest):
-    for part in PARTS:
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, dest / part)
-    return dest
+    from gapstudy.io import copy_workflow
+
+    return copy_workflow(ROOT, dest)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,8 +22,9 @@ from pathlib import Path
 
 import yaml
 
+from gapstudy.io import copy_workflow
+
 ROOT = Path(__file__).resolve().parents[2]
-PARTS = ["Snakefile", "workflow", "config", "report", "src", "profiles"]
 
 CHILD = {
     ("torch", "posted"): (
@@ -42,17 +42,6 @@ CHILD = {
         " {manifest!r}, threads=1, log=lambda message: None)"
     ),
 }
-
-
-def snapshot(dest: Path) -> Path:
-    """Copy the workflow, so that edits made while the benchmark runs do not leak into it."""
-    for part in PARTS:
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, dest / part)
-    return dest
 
 
 def run_child(code: str, src: Path) -> dict:
@@ -116,9 +105,7 @@ def ratios(rows: list[dict]) -> list[dict]:
 
 def study(seeds: int, cores: int, workdir: Path, repo: Path) -> dict:
     """The default config with ``seeds`` seeds, run and reported by Snakemake from scratch."""
-    for part in PARTS:
-        src = repo / part
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, workdir / part)
+    copy_workflow(repo, workdir)
     config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
     config["seeds"] = list(range(seeds))
     (workdir / "bench.yaml").write_text(yaml.safe_dump(config))
@@ -143,7 +130,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     repo_dir = tempfile.TemporaryDirectory()
-    repo = snapshot(Path(repo_dir.name))
+    # A snapshot, so that edits made while the benchmark runs do not leak into it.
+    repo = copy_workflow(ROOT, Path(repo_dir.name))
     hp = yaml.safe_load((repo / "config" / "config.yaml").read_text())["training"]
     result = {"args": {k: str(v) for k, v in vars(args).items()}}
     with tempfile.TemporaryDirectory() as tmp:

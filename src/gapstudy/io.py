@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,3 +57,18 @@ def open_log(path):
         handle.flush()
 
     return log
+
+
+# What a run of the workflow needs from the repository.
+WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "report", "src", "profiles")
+
+
+def copy_workflow(root: Path, dest: Path) -> Path:
+    """Copy the workflow from ``root`` into ``dest``: a scratch copy to run or benchmark."""
+    for part in WORKFLOW_PARTS:
+        src = Path(root) / part
+        if src.is_dir():
+            shutil.copytree(src, Path(dest) / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, Path(dest) / part)
+    return Path(dest)
