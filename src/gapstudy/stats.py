@@ -124,9 +124,8 @@ def compare(
                 np.log(a), np.log(b), equal_var=False
             )
             u, row["mannwhitney_p"] = stats.mannwhitneyu(a, b, alternative="two-sided")
-            row["p_improvement"] = float(
-                stats.mannwhitneyu(b, a, alternative="two-sided").statistic / (len(a) * len(b))
-            )
+            # U counts pairs with a > b (ties half), so P(a < b) (ties half) is 1 - U / (n m).
+            row["p_improvement"] = float(1 - u / (len(a) * len(b)))
         else:
             row["welch_t_log_mse"] = row["welch_p"] = row["mannwhitney_p"] = float("nan")
             row["p_improvement"] = float("nan")
