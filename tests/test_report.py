@@ -65,3 +65,16 @@ def test_equivalence_section_reports_only_fixes_with_their_verdict():
     text = report.equivalence_rst(table, CONFIG)
     assert "torch/fixed on cpu: **equivalent**" in text and "init_keras" not in text
     assert "within a factor of 1.05" in text
+
+
+def test_diagnosis_gives_the_change_where_there_is_no_gap_to_share():
+    table = attribution([("fixed", "target_shape: posted → matched", 0.98, 0.9, 1.05)])
+    keras_row = dict(framework="keras", variant="keras_slow", device="cpu", direction="apply", n_switches=1,
+                     switches="learning_rate: 0.001 → 0.0001", share_of_gap=float("nan"),
+                     share_ci_low=float("nan"), share_ci_high=float("nan"),
+                     log_mse_change=0.69, change_ci_low=0.6, change_ci_high=0.8)
+    table = pd.concat([table.assign(log_mse_change=-1.7, change_ci_low=-1.8, change_ci_high=-1.6),
+                       pd.DataFrame([keras_row])], ignore_index=True)
+    text = report.diagnosis_rst(table, CONFIG)
+    assert "**keras/keras_slow** (learning_rate: 0.001 → 0.0001) changes mean log validation MSE by 0.69 (0.6 to 0.8)" in text
+    assert "inf" not in text and "keras_slow" not in report.what_to_do_rst(table, CONFIG)

@@ -114,3 +114,24 @@ def test_attribution_shares_of_a_known_gap():
     assert table.loc["aligned_but", "direction"] == "revert"
     assert table.loc["aligned_but", "share_of_gap"] == pytest.approx(0.25, abs=0.02)
     assert table.loc["aligned_but", "switches"] == "adam_rule: keras → torch"
+
+
+def test_attribution_of_reference_side_switches_gives_the_change_not_a_share():
+    """Keras-side switches: the posted Keras run is the reference, so there is no gap to share."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for (framework, variant), level in {("keras", "as_posted"): 1.0, ("keras", "slow"): 2.0,
+                                        ("torch", "as_posted"): 5.0, ("torch", "more_epochs"): 5.0}.items():
+        for seed in range(10):
+            rows.append(dict(framework=framework, variant=variant, device="cpu", seed=seed, diverged=False,
+                             val_mse=0.003 * level * np.exp(rng.normal(scale=0.01))))
+    variants = {"as_posted": {}, "slow": {"switches": {"learning_rate": 1e-4}, "baseline": "as_posted"},
+                "more_epochs": {"switches": {"epochs": 300}, "baseline": "as_posted"}}
+    table = stats.attribution(pd.DataFrame(rows), variants, {"framework": "keras", "variant": "as_posted"},
+                              **SETTINGS, training={"learning_rate": 1e-3, "epochs": 100}).set_index("variant")
+    slow = table.loc["slow"]
+    assert np.isnan(slow.share_of_gap) and slow.switches == "learning_rate: 0.001 → 0.0001"
+    assert slow.log_mse_change == pytest.approx(np.log(2), abs=0.02)
+    assert slow.change_ci_low < np.log(2) < slow.change_ci_high
+    assert table.loc["more_epochs", "switches"] == "epochs: 100 → 300"
+    assert abs(table.loc["more_epochs", "share_of_gap"]) < 0.05

@@ -67,7 +67,7 @@ def in_short(comparison: pd.DataFrame, attribution: pd.DataFrame | None, config:
         sentence = f"On {device}, " + "; ".join(claims) + "."
         if attribution is not None and not attribution.empty:
             single = attribution[(attribution["device"] == device) & (attribution["direction"] == "apply")
-                                 & (attribution["n_switches"] == 1)].sort_values("share_of_gap", ascending=False)
+                                 & (attribution["n_switches"] == 1) & attribution["share_of_gap"].notna()].sort_values("share_of_gap", ascending=False)
             if not single.empty:
                 top = single.iloc[0]
                 sentence += (f" Of the single changes tested, ``{top['switches']}`` closes the most of the gap: "
@@ -287,6 +287,12 @@ def diagnosis_rst(attribution: pd.DataFrame, config: dict) -> str:
             lines.append("")
             for _, row in group.sort_values("share_of_gap", ascending=False).iterrows():
                 verb = "closes" if direction == "apply" else "reopens"
+                if pd.isna(row["share_of_gap"]):
+                    # No gap to share (the reference framework's own switches): the change itself.
+                    lines.append(f"- **{row['framework']}/{row['variant']}** ({row['switches']}) changes mean "
+                                 f"log validation MSE by {_fmt(row['log_mse_change'])} "
+                                 f"({_fmt(row['change_ci_low'])} to {_fmt(row['change_ci_high'])}).")
+                    continue
                 lines.append(f"- **{row['variant']}** ({row['switches']}) {verb} {_pct(row['share_of_gap'])} "
                              f"of the gap ({_pct(row['share_ci_low'])} to {_pct(row['share_ci_high'])}): "
                              f"it {_share_words(row)}.")
@@ -343,7 +349,8 @@ def nonlinear_rst(summary: pd.DataFrame, config: dict) -> str:
 def what_to_do_rst(attribution: pd.DataFrame, config: dict) -> str:
     """The code changes that make the posted PyTorch code match Keras, ranked by measured effect."""
     lines = ["What to do", "----------", ""]
-    single = attribution[(attribution["direction"] == "apply") & (attribution["n_switches"] == 1)]
+    single = attribution[(attribution["direction"] == "apply") & (attribution["n_switches"] == 1)
+                         & attribution["share_of_gap"].notna()]
     single = single.sort_values("share_of_gap", ascending=False)
     if single.empty:
         return "\n".join(lines + ["This config applies no single switch to the posted code.", ""])

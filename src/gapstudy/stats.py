@@ -193,8 +193,13 @@ def _share(posted, reference, variant, baseline, revert: bool, axis=-1):
     return (change if revert else -change) / gap
 
 
+def _change(variant, baseline, axis=-1):
+    return np.mean(variant, axis=axis) - np.mean(baseline, axis=axis)
+
+
 def attribution(runs: pd.DataFrame, variants: dict, reference: dict, level: float,
-                resamples: int, seed: int, posted: str = "as_posted") -> pd.DataFrame:
+                resamples: int, seed: int, posted: str = "as_posted",
+                training: dict | None = None) -> pd.DataFrame:
     """For each variant with a baseline: which switches differ, and what share of the gap they explain.
 
     The gap is mean log MSE of ``<framework>/as_posted`` minus that of the
@@ -202,7 +207,14 @@ def attribution(runs: pd.DataFrame, variants: dict, reference: dict, level: floa
     switches (share = gap closed); a variant whose baseline is another
     variant (e.g. ``aligned``) *reverts* switches (share = gap reopened).
     Seeds of the four groups are independent; the CI resamples each group.
+    Where the framework's posted run is the reference itself (Keras-side
+    switches) there is no gap to share: only the change in mean log MSE,
+    with its CI, is given.
     """
+    def shown(name, switches, framework):
+        value = switches.get(name, default(name, framework))
+        return (training or {}).get(name, "config") if value is None else value
+
     rows = []
     for (framework, variant, device), _ in runs.groupby(GROUP, sort=True):
         spec = variants.get(variant, {})
@@ -218,16 +230,19 @@ def attribution(runs: pd.DataFrame, variants: dict, reference: dict, level: floa
         revert = baseline != posted
         row = {"framework": framework, "variant": variant, "device": device, "baseline": baseline,
                "direction": "revert" if revert else "apply",
-               "switches": "; ".join(f"{k}: {theirs.get(k, default(k, framework))} → "
-                                     f"{mine.get(k, default(k, framework))}" for k in changed),
+               "switches": "; ".join(f"{k}: {shown(k, theirs, framework)} → {shown(k, mine, framework)}"
+                                     for k in changed),
                "n_switches": len(changed)}
-        if all(len(g) >= 2 for g in groups):
-            row["log_mse_change"] = float(groups[2].mean() - groups[3].mean())
+        row |= {"log_mse_change": np.nan, "change_ci_low": np.nan, "change_ci_high": np.nan,
+                "share_of_gap": np.nan, "share_ci_low": np.nan, "share_ci_high": np.nan}
+        if len(groups[2]) >= 2 and len(groups[3]) >= 2:
+            row["log_mse_change"] = float(_change(groups[2], groups[3]))
+            row["change_ci_low"], row["change_ci_high"] = bootstrap_ci(
+                groups[2:], _change, level, resamples, seed)
+        has_gap = (framework, posted) != (reference["framework"], reference["variant"])
+        if has_gap and all(len(g) >= 2 for g in groups):
             row["share_of_gap"] = float(_share(*groups, revert=revert))
             row["share_ci_low"], row["share_ci_high"] = bootstrap_ci(
                 groups, lambda p, r, v, b, axis=-1: _share(p, r, v, b, revert, axis), level, resamples, seed)
-        else:
-            row |= {"log_mse_change": np.nan, "share_of_gap": np.nan,
-                    "share_ci_low": np.nan, "share_ci_high": np.nan}
         rows.append(row)
     return pd.DataFrame(rows)

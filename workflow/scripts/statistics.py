@@ -21,7 +21,10 @@ results = {
     "equivalence": stats.equivalence(
         runs, reference, margin=s["equivalence_margin"], alpha=s["equivalence_alpha"]
     ),
-    "attribution": stats.attribution(runs, snakemake.config["variants"], reference, **settings),
+    "attribution": stats.attribution(
+        runs, snakemake.config["variants"], reference, **settings,
+        training=snakemake.config["training"],
+    ),
 }
 for name, table in results.items():
     with atomic_path(Path(snakemake.output[name])) as tmp:
