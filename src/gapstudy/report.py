@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from gapstudy.variants import describe
+from gapstudy.variants import SWITCHES, describe
 
 
 def _fmt(x, digits=3) -> str:
@@ -66,8 +66,7 @@ def in_short(comparison: pd.DataFrame, attribution: pd.DataFrame | None, config:
         ]
         sentence = f"On {device}, " + "; ".join(claims) + "."
         if attribution is not None and not attribution.empty:
-            single = attribution[(attribution["device"] == device) & (attribution["direction"] == "apply")
-                                 & (attribution["n_switches"] == 1) & attribution["share_of_gap"].notna()].sort_values("share_of_gap", ascending=False)
+            single = single_changes(attribution[attribution["device"] == device])
             if not single.empty:
                 top = single.iloc[0]
                 sentence += (f" Of the single changes tested, ``{top['switches']}`` closes the most of the gap: "
@@ -253,6 +252,13 @@ CODE_CHANGES = {
 }
 
 
+def single_changes(attribution: pd.DataFrame) -> pd.DataFrame:
+    """Single switches applied to the posted code that have a share of the gap, largest first."""
+    rows = attribution[(attribution["direction"] == "apply") & (attribution["n_switches"] == 1)
+                       & attribution["share_of_gap"].notna()]
+    return rows.sort_values("share_of_gap", ascending=False)
+
+
 def _share_words(row) -> str:
     low, high = row["share_ci_low"], row["share_ci_high"]
     if pd.isna(low) or pd.isna(high):
@@ -272,8 +278,6 @@ def _pct(x) -> str:
 
 def diagnosis_rst(attribution: pd.DataFrame, config: dict) -> str:
     """Research question 2: the share of the gap each switch explains, and what went untested."""
-    from gapstudy.variants import SWITCHES
-
     lines = ["Which causes explain the gap (research question 2)",
              "--------------------------------------------------", ""]
     if attribution.empty:
@@ -349,9 +353,7 @@ def nonlinear_rst(summary: pd.DataFrame, config: dict) -> str:
 def what_to_do_rst(attribution: pd.DataFrame, config: dict) -> str:
     """The code changes that make the posted PyTorch code match Keras, ranked by measured effect."""
     lines = ["What to do", "----------", ""]
-    single = attribution[(attribution["direction"] == "apply") & (attribution["n_switches"] == 1)
-                         & attribution["share_of_gap"].notna()]
-    single = single.sort_values("share_of_gap", ascending=False)
+    single = single_changes(attribution)
     if single.empty:
         return "\n".join(lines + ["This config applies no single switch to the posted code.", ""])
     lines.append("Changes to the posted PyTorch code, ranked by the share of the gap each one closes on its own:")

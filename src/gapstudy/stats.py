@@ -186,15 +186,15 @@ def equivalence(runs: pd.DataFrame, reference: dict, margin: float, alpha: float
     return pd.DataFrame(rows)
 
 
+def _change(variant, baseline, axis=-1):
+    """Difference of mean log MSE, variant minus baseline."""
+    return np.mean(variant, axis=axis) - np.mean(baseline, axis=axis)
+
+
 def _share(posted, reference, variant, baseline, revert: bool, axis=-1):
     """Share of the posted gap (on mean log MSE) that a switch closes or, reverted, reopens."""
-    gap = np.mean(posted, axis=axis) - np.mean(reference, axis=axis)
-    change = np.mean(variant, axis=axis) - np.mean(baseline, axis=axis)
-    return (change if revert else -change) / gap
-
-
-def _change(variant, baseline, axis=-1):
-    return np.mean(variant, axis=axis) - np.mean(baseline, axis=axis)
+    change = _change(variant, baseline, axis)
+    return (change if revert else -change) / _change(posted, reference, axis)
 
 
 def attribution(runs: pd.DataFrame, variants: dict, reference: dict, level: float,
