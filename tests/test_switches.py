@@ -93,12 +93,11 @@ def gradients(steps=200, size=1201, seed=0):
 
 
 def run_flat(rule, start, grads, eps=1e-7):
-    flat = torch.tensor(start).requires_grad_()
+    flat = torch.tensor(start)
     adam = FlatAdam(flat, lr=1e-3, betas=(0.9, 0.9999), eps=eps, rule=rule)
     for g in grads:
-        flat.grad = torch.tensor(g)
-        adam.step()
-    return flat.detach().numpy()
+        adam.step(torch.tensor(g))
+    return flat.numpy()
 
 
 def run_keras(optimizer, start, grads):

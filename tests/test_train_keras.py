@@ -65,3 +65,14 @@ def test_workflow_keras_path_is_the_posted_fit_bit_for_bit(dataset, hp):
     assert ours["predictions"].tobytes() == predictions.tobytes()
     assert [row["train_loss"] for row in ours["epochs"]] == history.history["loss"]
     assert [row["val_loss_user"] for row in ours["epochs"]] == history.history["val_loss"]
+
+
+def test_a_run_does_not_depend_on_what_the_process_trained_before(dataset, hp):
+    """A job trains its seeds one after another: seed 4 after seed 3 is seed 4 alone."""
+    hp["epochs"] = 1
+    switches = resolve({}, "keras", hp)
+    alone = train_keras.train(dataset, 4, hp, switches)
+    train_keras.train(dataset, 3, hp, switches)
+    after = train_keras.train(dataset, 4, hp, switches)
+    assert alone["predictions"].tobytes() == after["predictions"].tobytes()
+    assert alone["epochs"] == after["epochs"]

@@ -74,14 +74,53 @@ def test_flat_adam_takes_torch_adams_steps_bit_for_bit():
     shapes = [(100, 10), (100,), (1, 100), (1,)]
     params = [torch.randn(s, generator=generator, requires_grad=True) for s in shapes]
     reference = torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.9999), eps=1e-7)
-    flat = torch.cat([p.detach().reshape(-1) for p in params]).requires_grad_()
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
     ours = FlatAdam(flat, lr=1e-3, betas=(0.9, 0.9999), eps=1e-7)
     for _ in range(300):
         grads = [torch.randn(s, generator=generator) * 1e-2 for s in shapes]
         for p, g in zip(params, grads):
             p.grad = g
-        flat.grad = torch.cat([g.reshape(-1) for g in grads])
         reference.step()
-        ours.step()
+        ours.step(torch.cat([g.reshape(-1) for g in grads]))
     expected = torch.cat([p.detach().reshape(-1) for p in params])
-    assert torch.equal(flat.detach(), expected)
+    assert torch.equal(flat, expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("activation", ["none", "relu", "tanh"])
+@pytest.mark.parametrize("loss", ["handwritten", "framework"])
+@pytest.mark.parametrize("target_shape", ["posted", "matched"])
+def test_manual_gradients_are_autograds_bit_for_bit(target_shape, loss, activation, dtype):
+    """The engine-free backward (torch_backward) against loss.backward(), full and partial batches."""
+    import warnings
+
+    from gapstudy.torch_backward import ManualStep
+
+    generator = torch.Generator().manual_seed(1)
+    net = train_torch.FlatNet(train_torch.TorchLinearModel(10, 100, 0).to(dtype=dtype), activation)
+    grad = torch.zeros_like(net.flat)
+    step = ManualStep([p.detach() for p in net.parameters()], net.views(grad), target_shape, loss, activation)
+    reference = train_torch.loss_fn(target_shape, loss)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # F.mse_loss's broadcasting warning
+        for batch in (32, 24, 1):
+            x = torch.randn(batch, 10, generator=generator, dtype=dtype)
+            y = torch.randn(batch, generator=generator, dtype=dtype)
+            net.flat.grad = None
+            expected = reference(y, net(x))
+            expected.backward()
+            assert torch.equal(step(x, y), expected.detach())
+            assert torch.equal(grad, net.flat.grad)
+
+
+def test_autograd_switches_keep_autograd_and_give_the_same_run(dataset, hp):
+    """retain_graph / create_graph need the engine; they change no number (the user's finding)."""
+    from gapstudy import torch_backward
+
+    hp["epochs"] = 1
+    plain = resolve({}, "torch", hp)
+    retained = resolve({"graph": "retain_graph"}, "torch", hp)
+    assert torch_backward.supports(plain) and not torch_backward.supports(retained)
+    a = train_torch.train(dataset, 0, hp, plain)
+    b = train_torch.train(dataset, 0, hp, retained)
+    assert a["predictions"].tobytes() == b["predictions"].tobytes()

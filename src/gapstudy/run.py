@@ -120,6 +120,19 @@ def train_run(
     return record
 
 
+def train_runs(framework: str, variant: str, switches: dict, seeds, outputs, **kwargs) -> None:
+    """Train one seed after another in this process, saving each record as it finishes.
+
+    One process pays the framework's import once for all seeds; each run
+    still starts from its own seed (every generator is re-seeded per run) and
+    gets its own record. ``kwargs`` go to ``train_run``.
+    """
+    if len(seeds) != len(outputs):
+        raise ValueError(f"{len(seeds)} seeds but {len(outputs)} output paths")
+    for seed, path in zip(seeds, outputs):
+        save_record(train_run(framework, variant, switches, int(seed), **kwargs), Path(path))
+
+
 def save_record(record: dict, path: Path) -> None:
     atomic_write_json(path, record)
 

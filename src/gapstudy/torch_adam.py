@@ -28,23 +28,25 @@ class FlatAdam:
         self.exp_avg = torch.zeros_like(flat, memory_format=torch.preserve_format)
         self.exp_avg_sq = torch.zeros_like(flat, memory_format=torch.preserve_format)
         self.step_count = 0
+        self._denom = torch.empty_like(flat)
 
-    @torch.no_grad()
-    def step(self) -> None:
-        grad = self.flat.grad.detach()
+    def step(self, grad: torch.Tensor) -> None:
+        """One update; call it under ``torch.no_grad()`` when the parameters require grad."""
         self.step_count += 1
         if self.rule == "keras":
             self._keras_step(grad)
             return
-        step = self.step_count
-        self.exp_avg.lerp_(grad, 1 - self.beta1)
-        self.exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
-        bias_correction1 = 1 - self.beta1**step
-        bias_correction2 = 1 - self.beta2**step
+        step, beta1, beta2 = self.step_count, self.beta1, self.beta2
+        exp_avg, exp_avg_sq = self.exp_avg, self.exp_avg_sq
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        bias_correction1 = 1 - beta1**step
+        bias_correction2 = 1 - beta2**step
         step_size = self.lr / bias_correction1
         bias_correction2_sqrt = bias_correction2**0.5
-        denom = (self.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-        self.flat.addcdiv_(self.exp_avg, denom, value=-step_size)
+        # (sqrt(v) / bias_correction2_sqrt) + eps, as torch.optim.Adam, in a reused buffer.
+        denom = torch.sqrt(exp_avg_sq, out=self._denom).div_(bias_correction2_sqrt).add_(self.eps)
+        self.flat.addcdiv_(exp_avg, denom, value=-step_size)
 
     def _keras_step(self, grad: torch.Tensor) -> None:
         dtype, device = self.flat.dtype, self.flat.device

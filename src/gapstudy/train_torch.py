@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from gapstudy import metrics
+from gapstudy import metrics, torch_backward
 from gapstudy.torch_adam import FlatAdam
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -87,15 +87,19 @@ class FlatNet:
     weight, output bias.
     """
 
-    def __init__(self, model: TorchLinearModel, activation: str = "none"):
+    def __init__(self, model: TorchLinearModel, activation: str = "none", requires_grad: bool = True):
         params = [p.detach() for p in model.parameters()]
         self.shapes = [p.shape for p in params]
         self.sizes = [p.numel() for p in params]
-        self.flat = torch.cat([p.reshape(-1) for p in params]).requires_grad_()
+        self.flat = torch.cat([p.reshape(-1) for p in params]).requires_grad_(requires_grad)
         self.activation = ACTIVATIONS[activation]
 
     def parameters(self) -> list[torch.Tensor]:
-        return [v.view(s) for v, s in zip(self.flat.split(self.sizes), self.shapes)]
+        return self.views(self.flat)
+
+    def views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """``flat`` (the parameters or a gradient) cut into the four parameter shapes."""
+        return [v.view(s) for v, s in zip(flat.split(self.sizes), self.shapes)]
 
     def __call__(self, x):
         w1, b1, w2, b2 = self.parameters()
@@ -126,22 +130,25 @@ def loss_fn(target_shape: str, loss: str = "handwritten"):
     raise ValueError(f"unknown loss {loss!r}")
 
 
-def epoch_batches(n: int, batch_size: int, shuffle: bool = True) -> list[torch.Tensor]:
-    """The index batches one pass of ``DataLoader(shuffle=shuffle)`` yields.
+def epoch_order(n: int, shuffle: bool = True) -> torch.Tensor:
+    """The sample order of one pass of ``DataLoader(shuffle=shuffle)``.
 
     Consumes the global generator exactly as a DataLoader does: the iterator
     draws its base seed when created, then ``RandomSampler`` draws a seed for
     a fresh generator that makes the permutation.
     """
     torch.empty((), dtype=torch.int64).random_()  # _BaseDataLoaderIter._base_seed
-    if shuffle:
-        seed = int(torch.empty((), dtype=torch.int64).random_().item())
-        generator = torch.Generator()
-        generator.manual_seed(seed)
-        order = torch.randperm(n, generator=generator)
-    else:
-        order = torch.arange(n)
-    return list(torch.split(order, batch_size))
+    if not shuffle:
+        return torch.arange(n)
+    seed = int(torch.empty((), dtype=torch.int64).random_().item())
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return torch.randperm(n, generator=generator)
+
+
+def epoch_batches(n: int, batch_size: int, shuffle: bool = True) -> list[torch.Tensor]:
+    """The index batches one pass of ``DataLoader(shuffle=shuffle)`` yields."""
+    return list(torch.split(epoch_order(n, shuffle), batch_size))
 
 
 def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", progress=None) -> dict:
@@ -165,19 +172,36 @@ def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", pro
                 "create_graph": {"create_graph": True}}[switches["graph"]]
     validation_grad = torch.no_grad if switches["eval_mode"] == "on" else torch.enable_grad
 
+    manual = torch_backward.supports(switches)
+    if manual:
+        # Gradients by autograd's own backward ops, without its engine (torch_backward).
+        model.flat.requires_grad_(False)
+        grad = torch.zeros_like(model.flat)
+        step = torch_backward.ManualStep(model.parameters(), model.views(grad), switches["target_shape"],
+                                         switches["loss"], switches["activation"])
+
     epochs, loss_warnings = [], set()
     start = time.time()
     for epoch in range(1, switches["epochs"] + 1):
         losses = []
+        order = epoch_order(len(X_train), shuffle).to(dev)
+        # Whole-epoch gather, then batches as views: the same values as per-batch indexing.
+        X_epoch, y_epoch = X_train[order], y_train[order]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always" if epoch == 1 else "ignore")
-            for idx in epoch_batches(len(X_train), batch_size, shuffle):
-                idx = idx.to(dev)
-                model.flat.grad = None
-                batch_loss = loss(y_train[idx], model(X_train[idx]))
-                batch_loss.backward(**backward)
-                optimizer.step()
-                losses.append(batch_loss.detach())
+            batches = zip(X_epoch.split(batch_size), y_epoch.split(batch_size))
+            if manual:
+                for xb, yb in batches:
+                    losses.append(step(xb, yb))
+                    optimizer.step(grad)
+            else:
+                for xb, yb in batches:
+                    model.flat.grad = None
+                    batch_loss = loss(yb, model(xb))
+                    batch_loss.backward(**backward)
+                    with torch.no_grad():
+                        optimizer.step(model.flat.grad)
+                    losses.append(batch_loss.detach())
         loss_warnings.update(str(w.message).split(".")[0] for w in caught)
         with validation_grad():
             batches = epoch_batches(len(X_val), batch_size)  # drawn whatever the averaging

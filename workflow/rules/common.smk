@@ -25,7 +25,6 @@ wildcard_constraints:
     framework="|".join(study_config.FRAMEWORK_DEVICES),
     variant="|".join(config["variants"]),
     device="cpu|cuda|mps",
-    seed=r"\d+",
 
 
 def run_records(wildcards=None):
@@ -57,8 +56,10 @@ def benchmark_files(wildcards=None):
         for rule in ("dataset", "environment", "aggregate", "statistics")
     ]
     figures = [f"{root}/figure/{name}.tsv" for name in FIGURES]
-    runs = [
-        path.replace("results/runs", f"{root}/train").replace(".json", ".tsv")
-        for path in run_records()
-    ]
-    return singles + figures + runs
+    jobs = sorted(
+        {
+            "{root}/train/{framework}/{variant}/{device}.tsv".format(root=root, **run)
+            for run in RUNS
+        }
+    )
+    return singles + figures + jobs

@@ -3,17 +3,22 @@ rule train:
         npz=rules.dataset.output.npz,
         manifest=rules.dataset.output.manifest,
     output:
-        record="results/runs/{framework}/{variant}/{device}/seed{seed}.json",
+        # Every seed in one job: the framework is imported once, not once per seed.
+        records=expand(
+            "results/runs/{{framework}}/{{variant}}/{{device}}/seed{seed}.json",
+            seed=config["seeds"],
+        ),
     log:
-        "logs/train/{framework}/{variant}/{device}/seed{seed}.log",
+        "logs/train/{framework}/{variant}/{device}.log",
     benchmark:
-        "results/benchmarks/train/{framework}/{variant}/{device}/seed{seed}.tsv"
+        "results/benchmarks/train/{framework}/{variant}/{device}.tsv"
     conda:
         "../envs/train.yaml"
     threads: config["threads_per_job"]
     resources:
         gpu=gpus,
     params:
+        seeds=config["seeds"],
         switches=switches,
         hyperparameters=config["training"],
     script:

@@ -1,4 +1,4 @@
-"""Snakemake → gapstudy.run: one (framework, variant, seed, device) training job."""
+"""Snakemake → gapstudy.run: one (framework, variant, device) training job, every seed."""
 
 import sys
 from pathlib import Path
@@ -11,14 +11,15 @@ from gapstudy.runtime import limit_threads  # noqa: E402
 limit_threads(snakemake.threads)
 
 from gapstudy.io import open_log  # noqa: E402
-from gapstudy.run import save_record, train_run  # noqa: E402
+from gapstudy.run import train_runs  # noqa: E402
 
 wc = snakemake.wildcards
-record = train_run(
+train_runs(
     framework=wc.framework,
     variant=wc.variant,
     switches=snakemake.params.switches,
-    seed=int(wc.seed),
+    seeds=snakemake.params.seeds,
+    outputs=[Path(path) for path in snakemake.output.records],
     device=wc.device,
     hp=snakemake.params.hyperparameters,
     dataset_npz=Path(snakemake.input.npz),
@@ -26,4 +27,3 @@ record = train_run(
     threads=snakemake.threads,
     log=open_log(snakemake.log[0]),
 )
-save_record(record, Path(snakemake.output.record))
