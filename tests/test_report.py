@@ -78,3 +78,10 @@ def test_diagnosis_gives_the_change_where_there_is_no_gap_to_share():
     text = report.diagnosis_rst(table, CONFIG)
     assert "**keras/keras_slow** (learning_rate: 0.001 → 0.0001) changes mean log validation MSE by 0.69 (0.6 to 0.8)" in text
     assert "inf" not in text and "keras_slow" not in report.what_to_do_rst(table, CONFIG)
+
+
+def test_shares_print_as_readable_percentages():
+    from gapstudy.report import _pct
+
+    assert _pct(0.994) == "99.4 %" and _pct(1.78e-07) == "0.00 %" and _pct(-0.0248) == "-2.48 %"
+    assert _pct(float("nan")) == "n/a"

@@ -273,7 +273,10 @@ def _share_words(row) -> str:
 
 
 def _pct(x) -> str:
-    return "n/a" if pd.isna(x) else f"{100 * x:.3g} %"
+    """Three significant digits, but no 1.78e-05 %: below 0.01 % a share is 0.00 %."""
+    if pd.isna(x):
+        return "n/a"
+    return f"{100 * x:.2f} %" if abs(100 * x) < 0.01 else f"{100 * x:.3g} %"
 
 
 def diagnosis_rst(attribution: pd.DataFrame, config: dict) -> str:
