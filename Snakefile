@@ -20,6 +20,7 @@ report: "report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/lockstep.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
@@ -30,3 +31,4 @@ rule all:
         rules.report_pages.output,
         rules.runtime.output,
         expand(rules.figure.output, figure=FIGURES),
+        lockstep_outputs(),

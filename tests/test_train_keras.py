@@ -76,3 +76,22 @@ def test_a_run_does_not_depend_on_what_the_process_trained_before(dataset, hp):
     after = train_keras.train(dataset, 4, hp, switches)
     assert alone["predictions"].tobytes() == after["predictions"].tobytes()
     assert alone["epochs"] == after["epochs"]
+
+
+def test_op_determinism_changes_no_number_on_cpu(dataset, hp):
+    """The workflow turns TensorFlow's op determinism on (research question 5); the posted numbers stay."""
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    hp["epochs"] = 1
+    switches = resolve({}, "keras", hp)
+    was = tf_config.is_op_determinism_enabled()
+    tf_config.disable_op_determinism()
+    plain = train_keras.train(dataset, 6, hp, switches)
+    tf.config.experimental.enable_op_determinism()
+    try:
+        deterministic = train_keras.train(dataset, 6, hp, switches)
+    finally:
+        (tf_config.enable_op_determinism if was else tf_config.disable_op_determinism)()
+    assert plain["predictions"].tobytes() == deterministic["predictions"].tobytes()
+    assert plain["epochs"] == deterministic["epochs"]

@@ -62,8 +62,15 @@ def test_statistics_cover_every_variant_and_switch(study):
     equivalence = pd.read_csv(study / "results/tables/equivalence.csv")
     assert {"tost_p", "equivalent", "margin"} <= set(equivalence.columns)
     answer = (study / "results/report/answer.rst").read_text()
-    for heading in ["What to do", "research question 2", "research question 3", "research question 6"]:
+    for heading in ["What to do", "research question 2", "research question 3", "research question 4",
+                    "research question 5", "research question 6"]:
         assert heading in answer
+    # Lock-step: the posted pair disagrees on the first batch's loss; runs repeat bit for bit on CPU.
+    assert "They already disagree on the loss of the first batch" in answer
+    assert "every run trained twice repeated **bit for bit**" in answer
+    assert "this part did not run" in answer  # CPU against GPU, on a machine without one
+    runs = pd.read_csv(study / "results/tables/runs.csv")
+    assert {"torch", "keras", "keras_torch"} <= set(runs["framework"]) and runs["repeat_identical"].all()
 
 
 def test_torch_as_posted_job_equals_the_users_loop(study):
@@ -103,7 +110,8 @@ def test_report_holds_answer_figures_and_tables(study):
     assert "torch/as_posted" in answer and "times the reference" in answer
     for name in ["loss_curves.png", "predicted_vs_true.png", "mse_per_variant.png", "run_time.png",
                  "summary.html", "comparison.html", "runs.html", "provenance.html", "runtime.html",
-                 "attribution.html", "equivalence.html", "attribution_forest.png", "equivalence.png"]:
+                 "attribution.html", "equivalence.html", "attribution_forest.png", "equivalence.png",
+                 "lockstep.html", "lockstep_drift.png", "determinism.html", "devices.html"]:
         assert name in html, name
     assert "times the reference" in html  # the answer is on the front page
     provenance = json.loads((study / "results/report/provenance.json").read_text())
@@ -145,8 +153,9 @@ def test_a_configfile_replaces_the_default_config(tmp_path):
 
     cfg = study_config.load(ROOT / "config/tiny.yaml")
     cfg["variants"] = {"as_posted": cfg["variants"]["as_posted"]}
+    cfg["lockstep"]["pairs"] = {"posted": cfg["lockstep"]["pairs"]["posted"]}
     path = tmp_path / "one.yaml"
     path.write_text(yaml.safe_dump(cfg))
     dry = snakemake(ROOT, "-n", "--cores", "1", "--configfile", str(path))
     counts = [line.split() for line in (dry.stdout + dry.stderr).splitlines() if line.startswith("train ")]
-    assert counts and counts[0] == ["train", "2"]  # 1 variant × 2 frameworks, each job all seeds
+    assert counts and counts[0] == ["train", "3"]  # 1 variant × 3 frameworks, each job all seeds

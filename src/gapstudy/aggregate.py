@@ -25,13 +25,28 @@ RUN_COLUMNS = ID + [
 ]
 
 
+def deterministic_settings(settings: dict) -> str:
+    """The determinism switches a run took, in words."""
+    taken = []
+    if settings.get("torch_deterministic_algorithms"):
+        taken.append("torch.use_deterministic_algorithms(True)")
+    if settings.get("tf_op_determinism"):
+        taken.append("tf.config.experimental.enable_op_determinism()")
+    return ", ".join(taken + ["every generator seeded per run"])
+
+
 def tables(record_paths, y_val) -> dict[str, pd.DataFrame]:
     """Read every record once and build the runs, epochs and predictions tables."""
     runs, epochs, predictions = [], [], []
     for path in record_paths:
         record = load_record(path)
         ident = {key: record[key] for key in ID}
+        repeat = record["repeat"]
         runs.append({key: record[key] for key in RUN_COLUMNS} | {
+            "repeat_checked": repeat["checked"],
+            "repeat_identical": repeat.get("identical"),
+            "repeat_predictions_max_abs_diff": repeat.get("predictions_max_abs_diff"),
+            "deterministic_settings": deterministic_settings(record["settings"]),
             "switches": ";".join(f"{k}={v}" for k, v in sorted(record["switches"].items())),
             **{f"version_{k}": v for k, v in record["versions"].items()},
         })

@@ -13,7 +13,8 @@ from gapstudy import variants as variants_mod
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 # Keras has no MPS device; TensorFlow-on-Metal is a separate plug-in we do not test.
-FRAMEWORK_DEVICES = {"torch": ("cpu", "cuda", "mps"), "keras": ("cpu", "cuda")}
+# keras_torch is Keras 3 on the PyTorch backend: the Keras code with PyTorch's numerics.
+FRAMEWORK_DEVICES = {"torch": ("cpu", "cuda", "mps"), "keras": ("cpu", "cuda"), "keras_torch": ("cpu", "cuda")}
 
 
 class ConfigError(ValueError):
@@ -72,6 +73,16 @@ def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA) -
             f"config key reference: variant {ref['variant']!r} does not run framework "
             f"{ref['framework']!r} (its frameworks: {config['variants'][ref['variant']]['frameworks']})"
         )
+
+    for name, pair in (config.get("lockstep") or {}).get("pairs", {}).items():
+        for framework in ("torch", "keras"):
+            variant = pair[framework]
+            if variant not in config["variants"] or framework not in config["variants"][variant]["frameworks"]:
+                raise ConfigError(
+                    f"config key lockstep.pairs.{name}.{framework}: {variant!r} is not a variant that runs "
+                    f"{framework} (those that do: "
+                    f"{', '.join(n for n, v in config['variants'].items() if framework in v['frameworks'])})"
+                )
 
     if available_devices is None:
         from gapstudy.runtime import available_devices as detect

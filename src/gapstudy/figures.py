@@ -11,8 +11,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-# The user's colours: PyTorch blue, Keras brown; as_posted darkest, further variants lighter.
-FRAMEWORK_PALETTES = {"torch": "Blues_r", "keras": "YlOrBr_r"}
+# The user's colours: PyTorch blue, Keras brown (Keras on PyTorch green); as_posted darkest,
+# further variants lighter.
+FRAMEWORK_PALETTES = {"torch": "Blues_r", "keras": "YlOrBr_r", "keras_torch": "Greens_r"}
+FRAMEWORK_ORDER = tuple(FRAMEWORK_PALETTES)
 SEED = 0  # seaborn's bootstrap for bands, so that figures are reproducible
 
 
@@ -21,13 +23,15 @@ def label(df: pd.DataFrame) -> pd.Series:
 
 
 def run_order(labels) -> list[str]:
-    """PyTorch before Keras, as_posted first within each, then by name."""
-    return sorted(set(labels), key=lambda s: (s.split("/")[0] != "torch", s.split("/")[1] != "as_posted", s))
+    """PyTorch, Keras, Keras on PyTorch; as_posted first within each, then by name."""
+    rank = {name: i for i, name in enumerate(FRAMEWORK_ORDER)}
+    return sorted(set(labels), key=lambda s: (rank.get(s.split("/")[0], len(rank)),
+                                              s.split("/")[1] != "as_posted", s))
 
 
 def palette(labels) -> dict:
     colours = {}
-    for framework in ("torch", "keras"):
+    for framework in FRAMEWORK_ORDER:
         names = [n for n in run_order(labels) if n.split("/")[0] == framework]
         # Skip the palette's palest third so that every line stays visible on white.
         shades = sns.color_palette(FRAMEWORK_PALETTES[framework], int(len(names) * 1.5) + 1)
@@ -181,4 +185,20 @@ def learning_curves_by_variant(epochs: pd.DataFrame, path) -> None:
     for ax in axes.flat[len(variants):]:
         ax.set_visible(False)
     fig.supylabel("full-set validation MSE (log); black: the variant; dotted: torch (blue) and keras (brown) as posted")
+    _save(fig, path)
+
+
+def lockstep_drift(steps: dict, summary: pd.DataFrame, path) -> None:
+    """Largest parameter difference between the frameworks after each step, one line per pair."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for pair, table in steps.items():
+        row = summary.set_index("pair").loc[pair]
+        floor = np.finfo(np.float32).tiny  # a log axis cannot show 0 (identical weights)
+        ax.plot(table["step"], table["max_abs_diff"].clip(lower=floor), lw=1,
+                label=f"{pair}: torch/{row['torch']} vs keras/{row['keras']}")
+    tolerance = float(summary["tolerance"].iloc[0])
+    ax.axhline(tolerance, color="grey", ls="--", lw=1, label=f"tolerance {tolerance:g}")
+    ax.set(xlabel="optimizer step", ylabel="max |w_torch − w_keras| over all parameters", yscale="log",
+           title="Same start, same batches: how far the frameworks' weights drift apart")
+    ax.legend(fontsize=8)
     _save(fig, path)

@@ -51,6 +51,26 @@ def reproduce_variants(config: dict) -> list[str]:
     return [n for n, v in config["variants"].items() if v.get("question", "reproduce") == "reproduce"]
 
 
+def control_sentence(rows: pd.DataFrame, ref: dict) -> str:
+    """What Keras on the PyTorch backend says about where the gap lives (or nothing)."""
+    def row(framework):
+        found = rows[(rows["framework"] == framework) & (rows["variant"] == ref["variant"])]
+        return None if found.empty else found.iloc[0]
+
+    control, posted = row("keras_torch"), row("torch")
+    if control is None or posted is None or ref["framework"] != "keras":
+        return ""
+    control_same = control["mse_ratio_ci_low"] <= 1 <= control["mse_ratio_ci_high"]
+    posted_worse = posted["mse_ratio_ci_low"] > 1
+    if control_same and posted_worse:
+        return (" The same Keras code on the PyTorch backend matches Keras on TensorFlow, so the gap is in "
+                "the user's PyTorch code, not in PyTorch's numerics.")
+    if not control_same:
+        return (" Keras on the PyTorch backend differs from Keras on TensorFlow: part of the difference "
+                "lies in the backends' numerics, not only in the user's code.")
+    return ""
+
+
 def in_short(comparison: pd.DataFrame, attribution: pd.DataFrame | None, config: dict, level: int) -> str:
     """Per device: the verdict of each reproduce variant, then the switch that explains the gap."""
     ref = config["reference"]
@@ -65,6 +85,7 @@ def in_short(comparison: pd.DataFrame, attribution: pd.DataFrame | None, config:
             for _, row in group.iterrows()
         ]
         sentence = f"On {device}, " + "; ".join(claims) + "."
+        sentence += control_sentence(group, ref)
         if attribution is not None and not attribution.empty:
             single = single_changes(attribution[attribution["device"] == device])
             if not single.empty:
@@ -335,6 +356,68 @@ def equivalence_rst(equivalence: pd.DataFrame, config: dict) -> str:
             f"to {_fmt(np.exp(row['log_ratio_ci_high']))}; TOST p = {_fmt(row['tost_p'], 2)}).")
     lines.append("")
     return "\n".join(lines)
+
+
+def lockstep_rst(lockstep: pd.DataFrame | None, config: dict) -> str:
+    """Research question 4: where, step by step, the frameworks part ways."""
+    title = "Step by step: same start, same batches (research question 4)"
+    lines = [title, "-" * len(title), ""]
+    if lockstep is None or lockstep.empty:
+        return "\n".join(lines + ["This config runs no lock-step pair (config key ``lockstep``).", ""])
+    lines += ["PyTorch and Keras start from the same saved initial weights and take one step each on the "
+              "same saved batches; after every step the largest difference of any parameter is recorded "
+              f"(tolerance {_fmt(lockstep['tolerance'].iloc[0])}).", ""]
+    for _, row in lockstep.iterrows():
+        name = f"**torch/{row['torch']}** against **keras/{row['keras']}**"
+        if pd.isna(row["first_step_apart"]):
+            where = f"never differ by more than the tolerance in {int(row['steps'])} steps"
+        else:
+            where = f"part ways at step {int(row['first_step_apart'])} of {int(row['steps'])}"
+        sentence = f"- {name} {where}; the largest parameter difference is {_fmt(row['max_abs_diff'])} " \
+                   f"(step {int(row['max_abs_diff_step'])})."
+        if bool(row["loss_differs_at_step_1"]):
+            sentence += (f" They already disagree on the loss of the first batch, before any update "
+                         f"(PyTorch {_fmt(row['loss_torch_step_1'], 6)}, Keras {_fmt(row['loss_keras_step_1'], 6)}): "
+                         "they do not compute the same loss, so every step differs from the first.")
+        else:
+            sentence += (f" The first batch's losses agree (PyTorch {_fmt(row['loss_torch_step_1'], 6)}, "
+                         f"Keras {_fmt(row['loss_keras_step_1'], 6)}); what difference there is grows from "
+                         "float round-off.")
+        sentence += (f" Validation MSE after the last step: PyTorch {_fmt(row['val_mse_torch'])}, "
+                     f"Keras {_fmt(row['val_mse_keras'])}.")
+        lines.append(sentence)
+    return "\n".join(lines + [""])
+
+
+def determinism_rst(repeats: pd.DataFrame, devices: pd.DataFrame, devices_ran: list[str]) -> str:
+    """Research question 5: repeatable runs per device, and CPU against GPU."""
+    title = "Devices and determinism (research question 5)"
+    lines = [title, "-" * len(title), ""]
+    checked = repeats[repeats["runs_repeated"] > 0]
+    if checked.empty:
+        lines.append("No run was trained twice in this config (config key ``repeat_runs`` is 0).")
+    for device, group in checked.groupby("device"):
+        exact = group[group["all_identical"].astype(bool)]
+        n_runs, n_same = int(group["runs_repeated"].sum()), int(group["repeated_identically"].sum())
+        if len(exact) == len(group):
+            lines.append(f"- On {device}, every run trained twice repeated **bit for bit** ({n_same} of {n_runs} "
+                         f"runs in {len(group)} framework × variant jobs; settings: "
+                         f"{'; '.join(sorted(set(group['deterministic_settings'])))}).")
+        else:
+            worst = group["predictions_max_abs_diff"].max()
+            lines.append(f"- On {device}, {n_same} of {n_runs} runs trained twice repeated bit for bit; the others "
+                         f"differ by up to {_fmt(worst)} in a validation prediction (the device's spread).")
+    lines.append("")
+    if devices.empty:
+        lines.append(f"CPU against GPU: **this part did not run**: the study ran on {', '.join(devices_ran)} only "
+                     "(``devices: auto`` adds ``cuda`` where PyTorch finds a GPU).")
+    else:
+        for (framework, device), group in devices.groupby(["framework", "device"]):
+            lines.append(f"- {framework} on cpu against {device}: validation predictions differ by up to "
+                         f"{_fmt(group['predictions_max_abs_diff'].max())}; validation MSE ratio "
+                         f"{device}/cpu between {_fmt(group['val_mse_ratio'].min())} and "
+                         f"{_fmt(group['val_mse_ratio'].max())} over {len(group)} runs.")
+    return "\n".join(lines + [""])
 
 
 def nonlinear_rst(summary: pd.DataFrame, config: dict) -> str:

@@ -12,15 +12,19 @@ import json
 import math
 import os
 import socket
+import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 from gapstudy import metrics, runtime
 from gapstudy.data import load_dataset
 from gapstudy.io import atomic_write_json
 
-RECORD_FORMAT = 1
-FRAMEWORKS = ("torch", "keras")
+RECORD_FORMAT = 2
+FRAMEWORKS = ("torch", "keras", "keras_torch")
+KERAS_BACKENDS = {"keras": "tensorflow", "keras_torch": "torch"}
 
 
 def _trainer(framework: str):
@@ -28,8 +32,12 @@ def _trainer(framework: str):
         from gapstudy import train_torch
 
         return train_torch.train
-    if framework == "keras":
-        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if framework in KERAS_BACKENDS:
+        backend = KERAS_BACKENDS[framework]
+        if "keras" in sys.modules and sys.modules["keras"].backend.backend() != backend:
+            raise RuntimeError(f"{framework} needs Keras on {backend}, but this process imported Keras on "
+                               f"{sys.modules['keras'].backend.backend()}; run it in its own process")
+        os.environ["KERAS_BACKEND"] = backend  # read once, when Keras is first imported
         from gapstudy import train_keras
 
         return train_keras.train
@@ -38,7 +46,7 @@ def _trainer(framework: str):
 
 def configure_threads(framework: str, threads: int) -> None:
     """Set the framework's own pools too: env variables alone miss some of them."""
-    if framework == "torch":
+    if framework in ("torch", "keras_torch"):
         import torch
 
         torch.set_num_threads(threads)
@@ -54,6 +62,23 @@ def configure_threads(framework: str, threads: int) -> None:
             tf.config.threading.set_inter_op_parallelism_threads(threads)
         except RuntimeError:  # the runtime is already initialised
             pass
+
+
+def configure_determinism(framework: str) -> None:
+    """Deterministic kernels where the framework offers a switch (research question 5).
+
+    Generators are seeded per run by the trainers (``torch.manual_seed`` in
+    the posted model; ``keras.utils.set_random_seed`` for Python, NumPy and
+    TensorFlow). On CPU these settings change no number of this model.
+    """
+    if framework in ("torch", "keras_torch"):
+        import torch
+
+        torch.use_deterministic_algorithms(True)
+    if framework == "keras":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
 
 
 def train_run(
@@ -73,6 +98,7 @@ def train_run(
     wall0, cpu0 = time.perf_counter(), time.process_time()
     trainer = _trainer(framework)
     configure_threads(framework, threads)
+    configure_determinism(framework)
     dataset = load_dataset(dataset_npz, dataset_manifest)
     log(
         f"training {framework}/{variant} seed={seed} device={device} threads={threads} "
@@ -120,17 +146,55 @@ def train_run(
     return record
 
 
-def train_runs(framework: str, variant: str, switches: dict, seeds, outputs, **kwargs) -> None:
+class NotRepeatable(RuntimeError):
+    """A CPU run that, trained twice, did not give the same bits."""
+
+
+def repeat_check(first: dict, second: dict) -> dict:
+    """Compare a run with its repetition: identical weights hash and predictions, or how far apart.
+
+    On CPU a difference is an error (``NotRepeatable``): every generator is
+    seeded and every kernel deterministic there, so it means a bug. On a GPU
+    it is recorded as the spread instead.
+    """
+    a, b = (np.asarray(r["predictions"], dtype=np.float64) for r in (first, second))
+    identical = first["weights_sha256"] == second["weights_sha256"] and a.tobytes() == b.tobytes()
+    check = {
+        "checked": True,
+        "identical": bool(identical),
+        "predictions_max_abs_diff": float(np.max(np.abs(a - b))) if a.shape == b.shape else math.inf,
+        "val_mse_difference": float(second["val_mse"] - first["val_mse"]),
+        "second_weights_sha256": second["weights_sha256"],
+    }
+    if not identical and first["device"] == "cpu":
+        raise NotRepeatable(
+            f"{first['framework']}/{first['variant']} seed {first['seed']} on cpu is not repeatable: "
+            f"trained twice in one job, the weights hash {first['weights_sha256'][:12]} vs "
+            f"{second['weights_sha256'][:12]}, predictions up to {check['predictions_max_abs_diff']:.3g} apart"
+        )
+    return check
+
+
+def train_runs(framework: str, variant: str, switches: dict, seeds, outputs, repeat: int = 0, **kwargs) -> None:
     """Train one seed after another in this process, saving each record as it finishes.
 
     One process pays the framework's import once for all seeds; each run
     still starts from its own seed (every generator is re-seeded per run) and
-    gets its own record. ``kwargs`` go to ``train_run``.
+    gets its own record. The first ``repeat`` seeds are trained twice and
+    checked with ``repeat_check`` (research question 5). ``kwargs`` go to
+    ``train_run``.
     """
     if len(seeds) != len(outputs):
         raise ValueError(f"{len(seeds)} seeds but {len(outputs)} output paths")
-    for seed, path in zip(seeds, outputs):
-        save_record(train_run(framework, variant, switches, int(seed), **kwargs), Path(path))
+    log = kwargs.get("log", print)
+    for i, (seed, path) in enumerate(zip(seeds, outputs)):
+        record = train_run(framework, variant, switches, int(seed), **kwargs)
+        record["repeat"] = {"checked": False}
+        if i < repeat:
+            log(f"seed {seed} again: is the run repeatable?")
+            record["repeat"] = repeat_check(record, train_run(framework, variant, switches, int(seed), **kwargs))
+            log(f"repeat: identical={record['repeat']['identical']}")
+        save_record(record, Path(path))
 
 
 def save_record(record: dict, path: Path) -> None:

@@ -29,6 +29,8 @@ def limit_threads(threads: int) -> None:
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # cuBLAS needs this before CUDA starts for torch.use_deterministic_algorithms on a GPU.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
 def available_devices() -> list[str]:

@@ -108,8 +108,14 @@ def build_model(n_features: int, hp: dict, switches: dict | None = None, steps_p
 
 
 def _device_scope(device: str):
+    import contextlib
+
     import keras
 
+    if device == "cpu" and keras.backend.backend() != "tensorflow":
+        # Keras' torch backend copies variables to "cpu:0" inside keras.device("cpu:0"),
+        # and the copies are not leaves: no gradient reaches them. CPU is its default anyway.
+        return contextlib.nullcontext()
     if device == "cpu":
         return keras.device("cpu:0")
     if device == "cuda":
@@ -139,14 +145,25 @@ def check_device(device: str) -> str | None:
     return torch.cuda.get_device_name(0)
 
 
-def _thread_settings() -> dict:
+def keras_backend() -> str:
     import keras
 
-    if keras.backend.backend() != "tensorflow":
+    return keras.backend.backend()
+
+
+def _thread_settings() -> dict:
+    if keras_backend() == "torch":
+        import torch
+
+        return {"torch_num_threads": torch.get_num_threads(),
+                "torch_deterministic_algorithms": torch.are_deterministic_algorithms_enabled()}
+    if keras_backend() != "tensorflow":
         return {}
     import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config  # the getter is not public
 
     return {
+        "tf_op_determinism": tf_config.is_op_determinism_enabled(),
         "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
     }
@@ -186,20 +203,24 @@ def train(
                 "epoch": epoch + 1,
                 "train_loss": float(logs["loss"]),
                 "val_loss_user": float(val_loss),
-                "val_mse": metrics.mse(dataset.y_val, np.asarray(full).reshape(-1)),
+                "val_mse": metrics.mse(dataset.y_val, keras.ops.convert_to_numpy(full).reshape(-1)),
             }
             epochs.append(row)
             if progress is not None:
                 progress(row)
 
     start = time.time()
-    floatx = keras.config.floatx()
-    keras.config.set_floatx(switches["dtype"])  # layers, loss and optimizer follow it
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+    # Loss and optimizer follow floatx; layers follow the global dtype policy, which
+    # Keras fixes from floatx when the process builds its first layer, so set both.
+    keras.config.set_floatx(switches["dtype"])
+    keras.config.set_dtype_policy(switches["dtype"])
     try:
         model, predictions = _fit(dataset, y_train, y_val, hp, switches, device,
                                   steps_per_execution, [Record(), keras.callbacks.TerminateOnNaN()])
     finally:
         keras.config.set_floatx(floatx)
+        keras.config.set_dtype_policy(policy)
     weights = [np.asarray(w) for w in model.get_weights()]
     return {
         "epochs": epochs,
@@ -228,29 +249,37 @@ def validation_pass(model, X_val, y_val, batch_size: int):
     validation pass never touches the weights or the random state.
     """
     import keras
-    import tensorflow as tf
 
     floatx = keras.config.floatx()
-    x, y = tf.constant(X_val, dtype=floatx), tf.constant(y_val, dtype=floatx)
+    x, y = keras.ops.convert_to_tensor(X_val, dtype=floatx), keras.ops.convert_to_tensor(y_val, dtype=floatx)
     starts = range(0, len(X_val), batch_size)
     tracker = keras.metrics.Mean(name="val_loss")
 
-    @tf.function
     def run():
         tracker.reset_state()
         for start in starts:
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             loss = model.compute_loss(x=xb, y=yb, y_pred=model(xb, training=False), training=False)
-            tracker.update_state(loss, sample_weight=tf.shape(xb)[0])
+            tracker.update_state(loss, sample_weight=xb.shape[0])
         return tracker.result(), model(x, training=False)
 
-    return run
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.no_grad()(run)  # eager, as that backend's evaluate runs it
+    if keras.backend.backend() != "tensorflow":
+        return run
+    import tensorflow as tf
+
+    return tf.function(run)
 
 
 def _fit(dataset, y_train, y_val, hp, switches, device, steps_per_execution, callbacks):
     with _device_scope(device):
         if steps_per_execution is None:
-            steps_per_execution = -(-len(dataset.X_train) // hp["batch_size"])
+            # One epoch per compiled call; Keras on PyTorch allows only 1.
+            tensorflow = keras_backend() == "tensorflow"
+            steps_per_execution = -(-len(dataset.X_train) // hp["batch_size"]) if tensorflow else 1
         model = build_model(dataset.X_train.shape[1], hp, switches, steps_per_execution)
         # No validation_data: Record computes fit's val_loss itself (validation_pass).
         model.fit(

@@ -12,6 +12,11 @@ import numbers
 
 BOTH = ("torch", "keras")
 
+
+def family(framework: str) -> str:
+    """Switch defaults follow the code, not the backend: ``keras_torch`` runs the Keras code."""
+    return "keras" if framework.startswith("keras") else framework
+
 SWITCHES: dict[str, dict] = {
     "target_shape": {
         "default": "posted",
@@ -107,7 +112,7 @@ NUMERIC_FROM_TRAINING = ("learning_rate", "epsilon", "epochs")
 
 def default(name: str, framework: str):
     value = SWITCHES[name]["default"]
-    return value[framework] if isinstance(value, dict) else value
+    return value[family(framework)] if isinstance(value, dict) else value
 
 
 def check(switches: dict | None, frameworks=BOTH) -> None:
@@ -125,7 +130,7 @@ def check(switches: dict | None, frameworks=BOTH) -> None:
                 raise ValueError(f"switch {name!r} has value {value!r}; allowed: {kind}")
         elif value not in spec["values"]:
             raise ValueError(f"switch {name!r} has value {value!r}; allowed: {list(spec['values'])}")
-        lacking = [f for f in frameworks if f not in spec.get("frameworks", BOTH)]
+        lacking = [f for f in frameworks if family(f) not in spec.get("frameworks", BOTH)]
         if lacking:
             raise ValueError(f"switch {name!r} exists only for {', '.join(spec['frameworks'])}, "
                              f"not for {', '.join(lacking)}")
@@ -137,7 +142,7 @@ def resolve(switches: dict | None, framework: str = "torch", training: dict | No
     switches = dict(switches or {})
     resolved = {}
     for name, spec in SWITCHES.items():
-        if framework not in spec.get("frameworks", BOTH):
+        if family(framework) not in spec.get("frameworks", BOTH):
             continue
         if name in switches:
             resolved[name] = switches[name]

@@ -46,3 +46,20 @@ rule environment:
         "../envs/train.yaml"
     script:
         "../scripts/environment.py"
+
+
+rule determinism:
+    input:
+        runs=rules.aggregate.output.runs,
+        predictions=rules.aggregate.output.predictions,
+    output:
+        repeats="results/tables/determinism.csv",
+        devices="results/tables/devices.csv",
+    log:
+        "logs/determinism.log",
+    benchmark:
+        "results/benchmarks/determinism.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/determinism.py"

@@ -6,6 +6,9 @@ rule report_pages:
         equivalence=rules.statistics.output.equivalence,
         attribution=rules.statistics.output.attribution,
         environment=rules.environment.output[0],
+        lockstep=lambda wc: lockstep_outputs()[:1],
+        repeats=rules.determinism.output.repeats,
+        devices=rules.determinism.output.devices,
     output:
         answer="results/report/answer.rst",
         provenance="results/report/provenance.json",
@@ -37,6 +40,18 @@ rule report_pages:
             subcategory="Tables",
             labels={"table": "equivalence tests (TOST)"},
         ),
+        determinism_html=report(
+            "results/report/determinism.html",
+            caption="../../report/determinism.rst",
+            category=RQ5,
+            labels={"table": "do runs repeat bit for bit"},
+        ),
+        devices_html=report(
+            "results/report/devices.html",
+            caption="../../report/devices.rst",
+            category=RQ5,
+            labels={"table": "the same run on CPU and GPU"},
+        ),
         runs_html=report(
             "results/report/runs.html",
             caption="../../report/runs.rst",
@@ -62,7 +77,9 @@ rule runtime:
     input:
         figures=expand(rules.figure.output, figure=FIGURES),
         statistics=rules.statistics.output,
+        determinism=rules.determinism.output,
         environment=rules.environment.output,
+        lockstep=lockstep_outputs(),
     output:
         table="results/tables/runtime.csv",
         html=report(

@@ -19,6 +19,7 @@ rule train:
         gpu=gpus,
     params:
         seeds=config["seeds"],
+        repeat=config.get("repeat_runs", 0),
         switches=switches,
         hyperparameters=config["training"],
     script:

@@ -20,6 +20,10 @@ comparison = pd.read_csv(inp.comparison)
 equivalence = pd.read_csv(inp.equivalence)
 attribution = pd.read_csv(inp.attribution)
 environment = json.loads(Path(inp.environment).read_text())
+# A file, or nothing where the config has no lock-step pairs.
+lockstep_paths = [inp.lockstep] if isinstance(inp.lockstep, str) else list(inp.lockstep)
+lockstep = pd.read_csv(lockstep_paths[0]) if lockstep_paths else None
+repeats, devices = pd.read_csv(inp.repeats), pd.read_csv(inp.devices)
 prov = report.provenance(runs, config, environment)
 level = int(round(100 * config["statistics"]["confidence_level"]))
 
@@ -29,6 +33,8 @@ front_page = [
     report.what_to_do_rst(attribution, config),
     report.diagnosis_rst(attribution, config),
     report.equivalence_rst(equivalence, config),
+    report.lockstep_rst(lockstep, config),
+    report.determinism_rst(repeats, devices, prov["devices_ran"]),
     report.nonlinear_rst(summary, config),
 ]
 atomic_write_text(Path(out.answer), "\n".join(front_page))
@@ -43,6 +49,10 @@ pages = {
                          f"Share of the posted gap in mean log MSE per switch change, bootstrap {level} % CI."),
     "equivalence_html": (equivalence, "Equivalence with the reference",
                          "Two one-sided Welch tests on log MSE against the declared margin."),
+    "determinism_html": (repeats, "Do runs repeat bit for bit?",
+                         "Runs trained twice per framework, variant and device, and how many gave the same bits."),
+    "devices_html": (devices, "The same run on CPU and on another device",
+                     "Largest difference of validation predictions and the ratio of validation MSEs."),
     "runs_html": (runs, "All runs", "One row per training run."),
 }
 for key, (table, title, caption) in pages.items():

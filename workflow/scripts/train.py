@@ -19,6 +19,7 @@ train_runs(
     variant=wc.variant,
     switches=snakemake.params.switches,
     seeds=snakemake.params.seeds,
+    repeat=snakemake.params.repeat,
     outputs=[Path(path) for path in snakemake.output.records],
     device=wc.device,
     hp=snakemake.params.hyperparameters,
