@@ -57,3 +57,16 @@ def test_posted_code_parts_ways_at_step_one_and_aligned_code_stays_within_round_
     assert not aligned["loss_differs_at_step_1"]
     assert aligned["max_abs_diff"] < 1e-5  # 219 steps of float32 round-off, not a different computation
     assert posted["max_abs_diff"] > 100 * aligned["max_abs_diff"]
+
+
+@pytest.mark.parametrize("variant", [{}, {"target_shape": "matched"}])
+def test_keras_epoch_in_one_call_is_train_on_batch_step_by_step(dataset, hp, variant):
+    weights = lockstep.initial_weights(0, 10, hp, resolve({}, "torch", hp))
+    switches = resolve(variant, "keras", hp)
+    fast, plain = lockstep.KerasSide(weights, hp, switches), lockstep.KerasSide(weights, hp, switches)
+    order = lockstep.batch_orders(len(dataset.X_train), 1, seed=1)[0][:32 * 5 + 7]
+    for xs, ys in lockstep._epoch_batches(dataset, order, 32):
+        losses, flat = fast.epoch(xs, ys)
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            assert np.float32(plain.step(x, y)) == losses[i]
+            assert lockstep._flat(plain.weights()).astype(np.float32).tobytes() == flat[i].tobytes()

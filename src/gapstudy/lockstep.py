@@ -85,7 +85,13 @@ class TorchSide:
 
 
 class KerasSide:
-    """The posted Keras model (with the variant's switches), its own train step per batch."""
+    """The posted Keras model (with the variant's switches), its own train step per batch.
+
+    ``epoch`` runs Keras' ``train_step`` (the step ``fit`` and
+    ``train_on_batch`` run) over an epoch's batches inside one
+    ``tf.function`` and returns the weights after every step; ``step`` is
+    ``train_on_batch``, the plain reference a test holds ``epoch`` against.
+    """
 
     def __init__(self, weights, hp: dict, switches: dict):
         from gapstudy.train_keras import build_model
@@ -93,11 +99,39 @@ class KerasSide:
         self.model = build_model(weights[0].shape[0], hp, switches)
         self.model.set_weights(weights)
         self.matched = switches["target_shape"] == "matched"
+        self._epoch = None
+
+    def _target(self, y):
+        return y.reshape(-1, 1) if self.matched else y
 
     def step(self, x: np.ndarray, y: np.ndarray) -> float:
-        if self.matched:
-            y = y.reshape(-1, 1)
-        return float(self.model.train_on_batch(x, y))
+        return float(self.model.train_on_batch(x, self._target(y)))
+
+    def epoch(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Steps on ``x`` (steps, batch, features), ``y`` (steps, batch): losses and flat weights after each."""
+        import tensorflow as tf
+
+        model = self.model
+        dtype = model.trainable_weights[0].dtype  # Keras casts the data to it, as train_on_batch does
+        if self._epoch is None:
+            @tf.function
+            def run(xs, ys):
+                n = tf.shape(xs)[0]
+                losses = tf.TensorArray(dtype, size=n)
+                weights = tf.TensorArray(dtype, size=n)
+                for i in tf.range(n):
+                    for metric in model.metrics:  # as train_on_batch: this batch's loss, not a running mean
+                        metric.reset_state()
+                    logs = model.train_step((xs[i], ys[i]))
+                    losses = losses.write(i, logs["loss"])
+                    weights = weights.write(i, tf.concat([tf.reshape(v.value, [-1])
+                                                          for v in model.trainable_weights], 0))
+                return losses.stack(), weights.stack()
+
+            self._epoch = run
+        ys = y[..., None] if self.matched else y
+        losses, weights = self._epoch(tf.constant(x, dtype=dtype), tf.constant(ys, dtype=dtype))
+        return np.asarray(losses), np.asarray(weights)
 
     def weights(self) -> list[np.ndarray]:
         return [np.asarray(w) for w in self.model.get_weights()]
@@ -111,23 +145,43 @@ def from_keras_layout(weights):
     return [np.ascontiguousarray(w.T) if w.ndim == 2 else w for w in weights]
 
 
-def max_abs_differences(a, b) -> list[float]:
-    return [float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64)))) for x, y in zip(a, b)]
+def _epoch_batches(dataset, order, batch_size):
+    """An epoch's batches as (full batches stacked, the shorter last batch), each (steps, batch, ...)."""
+    n_full = len(order) // batch_size
+    full = order[:n_full * batch_size].reshape(n_full, batch_size)
+    parts = [full] if n_full else []
+    if len(order) > n_full * batch_size:
+        parts.append(order[n_full * batch_size:][None])
+    return [(dataset.X_train[idx], dataset.y_train[idx]) for idx in parts]
+
+
+def _flat(weights) -> np.ndarray:
+    return np.concatenate([np.asarray(w, dtype=np.float64).reshape(-1) for w in weights])
 
 
 def run(dataset, weights, orders: np.ndarray, batch_size: int, torch_side, keras_side, progress=None) -> dict:
-    """Step both sides through ``orders``; per-step losses and parameter differences."""
-    steps = []
-    step = 0
+    """Step both sides through ``orders``; per-step losses and parameter differences.
+
+    The two sides never read each other's state, so each runs an epoch's
+    steps on its own (Keras in one compiled call) and the weights after
+    every step are compared afterwards.
+    """
+    bounds = np.cumsum([0] + [int(np.asarray(w).size) for w in weights])
+    steps, step = [], 0
     for epoch, order in enumerate(orders, start=1):
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            x, y = dataset.X_train[idx], dataset.y_train[idx]
-            loss_t, loss_k = torch_side.step(x, y), keras_side.step(x, y)
-            step += 1
-            diffs = max_abs_differences(torch_side.weights(), keras_side.weights())
-            steps.append({"step": step, "epoch": epoch, "loss_torch": loss_t, "loss_keras": loss_k,
-                          **dict(zip(TENSORS, diffs)), "max_abs_diff": max(diffs)})
+        for xs, ys in _epoch_batches(dataset, order, batch_size):
+            torch_losses, torch_weights = [], []
+            for x, y in zip(xs, ys):
+                torch_losses.append(torch_side.step(x, y))
+                torch_weights.append(_flat(torch_side.weights()))
+            keras_losses, keras_weights = keras_side.epoch(xs, ys)
+            diff = np.abs(np.stack(torch_weights) - keras_weights.astype(np.float64))
+            per_tensor = np.stack([diff[:, a:b].max(axis=1) for a, b in zip(bounds[:-1], bounds[1:])], axis=1)
+            for i in range(len(xs)):
+                step += 1
+                steps.append({"step": step, "epoch": epoch, "loss_torch": torch_losses[i],
+                              "loss_keras": float(keras_losses[i]),
+                              **dict(zip(TENSORS, per_tensor[i].tolist())), "max_abs_diff": float(per_tensor[i].max())})
         if progress is not None:
             progress(steps[-1])
     return {
