@@ -79,3 +79,15 @@ def test_devices_are_compared_seed_by_seed_and_not_at_all_on_cpu_alone():
     assert list(table["seed"]) == [0, 1] and set(table["device"]) == {"cuda"}
     assert table["predictions_max_abs_diff"].iloc[0] == pytest.approx(2e-4)
     assert table["val_mse_ratio"].iloc[0] == pytest.approx(1.01)
+
+
+def test_determinism_figure_draws_with_and_without_a_gpu(tmp_path):
+    from gapstudy import figures
+
+    runs = runs_frame(("cpu", "cuda"))
+    devices = pd.DataFrame([{"framework": "torch", "variant": "fixed", "seed": 0, "device": "cuda",
+                             "predictions_max_abs_diff": 1e-6, "val_mse_cpu": 0.003, "val_mse_device": 0.00301,
+                             "val_mse_ratio": 1.003}])
+    for name, table in (("gpu.png", devices), ("cpu.png", devices.iloc[:0])):
+        figures.determinism(determinism.repeat_table(runs), table, tmp_path / name)
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -111,7 +111,7 @@ def test_report_holds_answer_figures_and_tables(study):
     for name in ["loss_curves.png", "predicted_vs_true.png", "mse_per_variant.png", "run_time.png",
                  "summary.html", "comparison.html", "runs.html", "provenance.html", "runtime.html",
                  "attribution.html", "equivalence.html", "attribution_forest.png", "equivalence.png",
-                 "lockstep.html", "lockstep_drift.png", "determinism.html", "devices.html"]:
+                 "lockstep.html", "lockstep_drift.png", "determinism.html", "devices.html", "determinism.png"]:
         assert name in html, name
     assert "times the reference" in html  # the answer is on the front page
     provenance = json.loads((study / "results/report/provenance.json").read_text())

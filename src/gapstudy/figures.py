@@ -202,3 +202,27 @@ def lockstep_drift(steps: dict, summary: pd.DataFrame, path) -> None:
            title="Same start, same batches: how far the frameworks' weights drift apart")
     ax.legend(fontsize=8)
     _save(fig, path)
+
+
+def determinism(repeats: pd.DataFrame, devices: pd.DataFrame, path) -> None:
+    """Left: runs trained twice that repeated bit for bit, per job. Right: CPU against GPU, where one ran."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, max(3.0, 0.3 * len(repeats) + 1.5)))
+    jobs = repeats.assign(job=repeats["framework"] + "/" + repeats["variant"] + " on " + repeats["device"])
+    left.barh(jobs["job"], jobs["runs_repeated"], color="lightgrey", label="trained twice")
+    left.barh(jobs["job"], jobs["repeated_identically"], color="tab:green", label="identical bits")
+    left.invert_yaxis()
+    left.set(xlabel="runs", title="Do runs repeat bit for bit?")
+    left.legend(fontsize=8, loc="lower right")
+    if devices.empty:
+        right.text(0.5, 0.5, "CPU against GPU did not run:\nno GPU on the machine that ran the study",
+                   ha="center", va="center", transform=right.transAxes)
+        right.set_axis_off()
+    else:
+        for (framework, device), group in devices.groupby(["framework", "device"]):
+            right.scatter(group["val_mse_cpu"], group["val_mse_device"], s=18, label=f"{framework}, cpu vs {device}")
+        lims = [devices[["val_mse_cpu", "val_mse_device"]].min().min(), devices[["val_mse_cpu", "val_mse_device"]].max().max()]
+        right.plot(lims, lims, "k--", lw=1)
+        right.set(xscale="log", yscale="log", xlabel="validation MSE on CPU", ylabel="validation MSE on the other device",
+                  title="The same seed on two devices")
+        right.legend(fontsize=8)
+    _save(fig, path)

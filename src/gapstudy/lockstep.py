@@ -33,48 +33,24 @@ def batch_orders(n: int, epochs: int, seed: int) -> np.ndarray:
 
 
 class TorchSide:
-    """The workflow's PyTorch step (engine-free gradients where possible, FlatAdam)."""
+    """The workflow's PyTorch step (``train_torch.Stepper``), one batch at a time."""
 
     def __init__(self, weights, hp: dict, switches: dict):
         import torch
 
-        from gapstudy import torch_backward
-        from gapstudy.torch_adam import FlatAdam
-        from gapstudy.train_torch import FlatNet, TorchLinearModel, loss_fn
+        from gapstudy.train_torch import DTYPES, FlatNet, Stepper, TorchLinearModel
 
-        self.torch = torch
-        self.dtype = {"float32": torch.float32, "float64": torch.float64}[switches["dtype"]]
+        self.torch, self.dtype = torch, DTYPES[switches["dtype"]]
         module = TorchLinearModel(weights[0].shape[0], hp["hidden_units"])
         with torch.no_grad():
             for param, value in zip(module.parameters(), from_keras_layout(weights)):
                 param.copy_(torch.from_numpy(value))
         self.net = FlatNet(module.to(dtype=self.dtype), switches["activation"])
-        self.manual = torch_backward.supports(switches)
-        self.optimizer = FlatAdam(self.net.flat, lr=switches["learning_rate"],
-                                  betas=(hp["beta_1"], hp["beta_2"]), eps=switches["epsilon"],
-                                  rule=switches["adam_rule"])
-        if self.manual:
-            self.net.flat.requires_grad_(False)
-            self.grad = torch.zeros_like(self.net.flat)
-            self.step_fn = torch_backward.ManualStep(self.net.parameters(), self.net.views(self.grad),
-                                                     switches["target_shape"], switches["loss"],
-                                                     switches["activation"])
-        else:
-            self.loss = loss_fn(switches["target_shape"], switches["loss"])
+        self.stepper = Stepper(self.net, hp, switches)
 
     def step(self, x: np.ndarray, y: np.ndarray) -> float:
-        torch = self.torch
-        xb, yb = torch.from_numpy(x).to(self.dtype), torch.from_numpy(y).to(self.dtype)
-        if self.manual:
-            loss = self.step_fn(xb, yb)
-            self.optimizer.step(self.grad)
-        else:
-            self.net.flat.grad = None
-            loss = self.loss(yb, self.net(xb))
-            loss.backward()
-            with torch.no_grad():
-                self.optimizer.step(self.net.flat.grad)
-        return float(loss)
+        batch = self.torch.from_numpy(x).to(self.dtype), self.torch.from_numpy(y).to(self.dtype)
+        return float(self.stepper.steps([batch])[0])
 
     def weights(self) -> list[np.ndarray]:
         return self.net.keras_layout()

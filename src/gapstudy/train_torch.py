@@ -28,7 +28,7 @@ from gapstudy import metrics, torch_backward
 from gapstudy.torch_adam import FlatAdam
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-ACTIVATIONS = {"none": None, "relu": torch.relu, "tanh": torch.tanh}
+ACTIVATIONS = torch_backward.ACTIVATIONS
 
 
 def init_weight_(weight: torch.Tensor, kind: str) -> None:
@@ -151,6 +151,49 @@ def epoch_batches(n: int, batch_size: int, shuffle: bool = True) -> list[torch.T
     return list(torch.split(epoch_order(n, shuffle), batch_size))
 
 
+class Stepper:
+    """Optimizer steps as the switches say, on a ``FlatNet``.
+
+    Gradients come from ``torch_backward`` (autograd's own backward ops,
+    without its engine) where it supports the switches, from
+    ``loss.backward()`` otherwise; updates from ``FlatAdam``.
+    """
+
+    def __init__(self, model: FlatNet, hp: dict, switches: dict):
+        self.model = model
+        self.loss = loss_fn(switches["target_shape"], switches["loss"])
+        self.optimizer = FlatAdam(model.flat, lr=switches["learning_rate"], betas=(hp["beta_1"], hp["beta_2"]),
+                                  eps=switches["epsilon"], rule=switches["adam_rule"])
+        self.backward = {"plain": {}, "retain_graph": {"retain_graph": True},
+                         "create_graph": {"create_graph": True}}[switches["graph"]]
+        self.manual = torch_backward.supports(switches)
+        if self.manual:
+            model.flat.requires_grad_(False)
+            self.grad = torch.zeros_like(model.flat)
+            self.manual_step = torch_backward.ManualStep(model.parameters(), model.views(self.grad),
+                                                         switches["target_shape"], switches["loss"],
+                                                         switches["activation"])
+
+    def steps(self, batches) -> list[torch.Tensor]:
+        """One step per (x, y) batch; the batch losses (0-d tensors)."""
+        losses, optimizer = [], self.optimizer
+        if self.manual:
+            step, grad = self.manual_step, self.grad
+            for xb, yb in batches:
+                losses.append(step(xb, yb))
+                optimizer.step(grad)
+            return losses
+        model, flat = self.model, self.model.flat
+        for xb, yb in batches:
+            flat.grad = None
+            batch_loss = self.loss(yb, model(xb))
+            batch_loss.backward(**self.backward)
+            with torch.no_grad():
+                optimizer.step(flat.grad)
+            losses.append(batch_loss.detach())
+        return losses
+
+
 def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", progress=None) -> dict:
     """Train one run; return its record (see README, "What each run writes").
 
@@ -158,50 +201,26 @@ def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", pro
     epsilon and epochs come from the resolved ``switches``.
     """
     dev, dtype = torch.device(device), DTYPES[switches["dtype"]]
-    loss = loss_fn(switches["target_shape"], switches["loss"])
     module = TorchLinearModel(dataset.X_train.shape[1], hp["hidden_units"], random_seed=seed,
                               weight_init=switches["weight_init"], bias_init=switches["bias_init"])
     model = FlatNet(module.to(device=dev, dtype=dtype), switches["activation"])
-    optimizer = FlatAdam(model.flat, lr=switches["learning_rate"], betas=(hp["beta_1"], hp["beta_2"]),
-                         eps=switches["epsilon"], rule=switches["adam_rule"])
+    stepper = Stepper(model, hp, switches)
+    loss = stepper.loss
     as_tensor = lambda a: torch.tensor(a, dtype=dtype).to(dev)  # noqa: E731
     X_train, y_train = as_tensor(dataset.X_train), as_tensor(dataset.y_train)
     X_val, y_val = as_tensor(dataset.X_val), as_tensor(dataset.y_val)
     batch_size, shuffle = hp["batch_size"], switches["shuffle"] == "on"
-    backward = {"plain": {}, "retain_graph": {"retain_graph": True},
-                "create_graph": {"create_graph": True}}[switches["graph"]]
     validation_grad = torch.no_grad if switches["eval_mode"] == "on" else torch.enable_grad
-
-    manual = torch_backward.supports(switches)
-    if manual:
-        # Gradients by autograd's own backward ops, without its engine (torch_backward).
-        model.flat.requires_grad_(False)
-        grad = torch.zeros_like(model.flat)
-        step = torch_backward.ManualStep(model.parameters(), model.views(grad), switches["target_shape"],
-                                         switches["loss"], switches["activation"])
 
     epochs, loss_warnings = [], set()
     start = time.time()
     for epoch in range(1, switches["epochs"] + 1):
-        losses = []
         order = epoch_order(len(X_train), shuffle).to(dev)
         # Whole-epoch gather, then batches as views: the same values as per-batch indexing.
         X_epoch, y_epoch = X_train[order], y_train[order]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always" if epoch == 1 else "ignore")
-            batches = zip(X_epoch.split(batch_size), y_epoch.split(batch_size))
-            if manual:
-                for xb, yb in batches:
-                    losses.append(step(xb, yb))
-                    optimizer.step(grad)
-            else:
-                for xb, yb in batches:
-                    model.flat.grad = None
-                    batch_loss = loss(yb, model(xb))
-                    batch_loss.backward(**backward)
-                    with torch.no_grad():
-                        optimizer.step(model.flat.grad)
-                    losses.append(batch_loss.detach())
+            losses = stepper.steps(zip(X_epoch.split(batch_size), y_epoch.split(batch_size)))
         loss_warnings.update(str(w.message).split(".")[0] for w in caught)
         with validation_grad():
             batches = epoch_batches(len(X_val), batch_size)  # drawn whatever the averaging

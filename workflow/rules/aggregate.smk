@@ -55,6 +55,12 @@ rule determinism:
     output:
         repeats="results/tables/determinism.csv",
         devices="results/tables/devices.csv",
+        figure=report(
+            "results/figures/determinism.png",
+            caption="../../report/determinism_figure.rst",
+            category=RQ5,
+            labels={"figure": "repeatability and devices"},
+        ),
     log:
         "logs/determinism.log",
     benchmark:
