@@ -1,9 +1,10 @@
 """Speed benchmark: the posted code against the workflow's training paths, side by side.
 
 Run it with ``make benchmark`` (or ``python -m gapstudy.benchmark --help``).
-Every training run is a fresh Python process with one thread, imports
-included, as a Snakemake job is; posted and workflow runs alternate so that
-both see the same machine load. The machine is shared and noisy: read the
+A posted run (one seed) and a workflow training job (the default config's
+seeds, as the ``train`` rule runs them) are each a fresh Python process with
+one thread, imports included; the job's time is divided by its runs. Posted
+and workflow processes alternate so that both see the same machine load. The machine is shared and noisy: read the
 ratios, not the absolute times. It also times the default study end to end
 and a larger one, to show how the cost grows with seeds.
 """
