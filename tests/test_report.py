@@ -42,6 +42,11 @@ def test_in_short_names_the_largest_cause_and_the_null_ones():
     assert "**torch/as_posted** is worse than keras/as_posted" in text
     assert "``target_shape: posted → matched`` closes the most of the gap: 98 %" in text
     assert "No detectable part of it comes from ``weight_init: xavier_normal → xavier_uniform``" in text
+    many = shares + [(f"v{i}", f"{name}: a → b{i}", 0.0, -0.02, 0.02)
+                     for i, name in enumerate(["learning_rate", "learning_rate", "epsilon", "dtype"])]
+    grouped = report.in_short(comparison(5.0, 6.0), attribution(many), CONFIG, 95)
+    assert ("any of the other 5 single changes tested: ``weight_init``, ``learning_rate`` (2 values), "
+            "``epsilon``, ``dtype``") in grouped
     flipped = report.in_short(comparison(0.9, 1.1), attribution(shares[:1]), CONFIG, 95)
     assert "not detectably different" in flipped and "closes the most" in flipped
 

@@ -71,6 +71,16 @@ def control_sentence(rows: pd.DataFrame, ref: dict) -> str:
     return ""
 
 
+def _null_changes(switches: pd.Series) -> str:
+    """A few changes by name; many grouped by switch, so the front page stays readable."""
+    if len(switches) <= 3:
+        return ", ".join(f"``{s}``" for s in switches)
+    names = pd.Series([s.split(":")[0] for s in switches]).value_counts(sort=False)
+    grouped = ", ".join(f"``{n}``" + (f" ({k} values)" if k > 1 else "") for n, k in names.items())
+    return (f"any of the other {len(switches)} single changes tested: {grouped} "
+            "(research question 2 below lists each)")
+
+
 def in_short(comparison: pd.DataFrame, attribution: pd.DataFrame | None, config: dict, level: int) -> str:
     """Per device: the verdict of each reproduce variant, then the switch that explains the gap."""
     ref = config["reference"]
@@ -96,8 +106,7 @@ def in_short(comparison: pd.DataFrame, attribution: pd.DataFrame | None, config:
                 rest = single.iloc[1:]
                 null = rest[(rest["share_ci_low"] <= 0) & (rest["share_ci_high"] >= 0)]
                 if not null.empty:
-                    sentence += (" No detectable part of it comes from "
-                                 + ", ".join(f"``{s}``" for s in null["switches"]) + ".")
+                    sentence += " No detectable part of it comes from " + _null_changes(null["switches"]) + "."
         parts.append(sentence)
     return "**In short:** " + " ".join(parts)
 
