@@ -10,10 +10,9 @@ GROUP = ["framework", "variant", "device"]
 
 def repeat_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per framework, variant and device: runs trained twice, how many repeated exactly, the spread."""
-    checked = runs[runs["repeat_checked"].astype(bool)]
     rows = []
     for key, group in runs.groupby(GROUP, sort=True):
-        done = checked.merge(pd.DataFrame([dict(zip(GROUP, key))]), on=GROUP)
+        done = group[group["repeat_checked"].astype(bool)]
         rows.append({
             **dict(zip(GROUP, key)),
             "runs": len(group),
@@ -37,11 +36,11 @@ def device_table(predictions: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     key = ["framework", "variant", "seed"]
     cpu = predictions[predictions["device"] == "cpu"]
+    mse = runs.pivot_table(index=key, columns="device", values="val_mse")
     rows = []
     for device in sorted(set(predictions["device"]) - {"cpu"}):
         other = predictions[predictions["device"] == device]
         both = cpu.merge(other, on=key + ["index"], suffixes=("_cpu", "_dev"))
-        mse = runs.pivot_table(index=key, columns="device", values="val_mse")
         for k, group in both.groupby(key, sort=True):
             rows.append({
                 **dict(zip(key, k)), "device": device,

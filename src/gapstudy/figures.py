@@ -191,9 +191,10 @@ def learning_curves_by_variant(epochs: pd.DataFrame, path) -> None:
 def lockstep_drift(steps: dict, summary: pd.DataFrame, path) -> None:
     """Largest parameter difference between the frameworks after each step, one line per pair."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
+    pairs = summary.set_index("pair")
+    floor = np.finfo(np.float32).tiny  # a log axis cannot show 0 (identical weights)
     for pair, table in steps.items():
-        row = summary.set_index("pair").loc[pair]
-        floor = np.finfo(np.float32).tiny  # a log axis cannot show 0 (identical weights)
+        row = pairs.loc[pair]
         ax.plot(table["step"], table["max_abs_diff"].clip(lower=floor), lw=1,
                 label=f"{pair}: torch/{row['torch']} vs keras/{row['keras']}")
     tolerance = float(summary["tolerance"].iloc[0])

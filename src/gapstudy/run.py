@@ -25,6 +25,7 @@ from gapstudy.io import atomic_write_json
 RECORD_FORMAT = 2
 FRAMEWORKS = ("torch", "keras", "keras_torch")
 KERAS_BACKENDS = {"keras": "tensorflow", "keras_torch": "torch"}
+TORCH_BACKED = ("torch", "keras_torch")  # frameworks whose thread pools and kernels are PyTorch's
 
 
 def _trainer(framework: str):
@@ -46,7 +47,7 @@ def _trainer(framework: str):
 
 def configure_threads(framework: str, threads: int) -> None:
     """Set the framework's own pools too: env variables alone miss some of them."""
-    if framework in ("torch", "keras_torch"):
+    if framework in TORCH_BACKED:
         import torch
 
         torch.set_num_threads(threads)
@@ -71,7 +72,7 @@ def configure_determinism(framework: str) -> None:
     the posted model; ``keras.utils.set_random_seed`` for Python, NumPy and
     TensorFlow). On CPU these settings change no number of this model.
     """
-    if framework in ("torch", "keras_torch"):
+    if framework in TORCH_BACKED:
         import torch
 
         torch.use_deterministic_algorithms(True)

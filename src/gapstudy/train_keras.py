@@ -216,7 +216,7 @@ def train(
     keras.config.set_floatx(switches["dtype"])
     keras.config.set_dtype_policy(switches["dtype"])
     try:
-        model, predictions = _fit(dataset, y_train, y_val, hp, switches, device,
+        model, predictions = _fit(dataset, y_train, hp, switches, device,
                                   steps_per_execution, [Record(), keras.callbacks.TerminateOnNaN()])
     finally:
         keras.config.set_floatx(floatx)
@@ -274,7 +274,7 @@ def validation_pass(model, X_val, y_val, batch_size: int):
     return tf.function(run)
 
 
-def _fit(dataset, y_train, y_val, hp, switches, device, steps_per_execution, callbacks):
+def _fit(dataset, y_train, hp, switches, device, steps_per_execution, callbacks):
     with _device_scope(device):
         if steps_per_execution is None:
             # One epoch per compiled call; Keras on PyTorch allows only 1.
