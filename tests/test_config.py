@@ -27,8 +27,20 @@ def test_runs_cover_frameworks_variants_seeds_and_devices():
     cfg = validate(DEFAULT)
     runs = study_config.runs(cfg)
     pairs = {(r["framework"], r["variant"]) for r in runs}
-    assert len(runs) == len(pairs) * len(cfg["seeds"])
-    assert {("torch", "as_posted"), ("keras", "as_posted"), ("torch", "fixed"), ("torch", "aligned")} <= pairs
+    for framework, variant in pairs:
+        seeds = [r["seed"] for r in runs if (r["framework"], r["variant"]) == (framework, variant)]
+        assert seeds == study_config.seeds(cfg, framework)
+    assert {("torch", "as_posted"), ("keras", "as_posted"), ("torch", "fixed"), ("torch", "aligned"),
+            ("keras_torch", "as_posted")} <= pairs
+
+
+def test_a_framework_can_run_its_own_seeds():
+    """The costly control runs fewer seeds; every other framework keeps the study's."""
+    cfg = validate(DEFAULT)
+    assert study_config.seeds(cfg, "keras_torch") == [0, 1, 2, 3, 4]
+    assert study_config.seeds(cfg, "torch") == study_config.seeds(cfg, "keras") == cfg["seeds"]
+    cfg = validate(bad(seeds_by_framework={"keras": [7]}))
+    assert {r["seed"] for r in study_config.runs(cfg) if r["framework"] == "keras"} == {7}
 
 
 def test_auto_devices_take_what_exists_and_keras_skips_mps():
@@ -78,6 +90,10 @@ def bad(**changes):
         (bad(variants__as_posted__switches={"graph": "create_graph"}), "exists only for torch, not for keras"),
         (bad(training=KeyError), "'training' is a required property"),
         (bad(colour="blue"), "Additional properties are not allowed"),
+        (bad(seeds_by_framework={"jax": [0]}), "config key seeds_by_framework"),
+        (bad(seeds_by_framework={"keras_torch": []}), "config key seeds_by_framework.keras_torch"),
+        (bad(variants__as_posted__frameworks=["torch", "keras"]),
+         "config key seeds_by_framework.keras_torch: no variant runs keras_torch"),
     ],
 )
 def test_bad_config_is_refused_with_a_message_naming_the_key(cfg, message):

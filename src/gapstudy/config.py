@@ -14,6 +14,7 @@ SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.
 
 # Keras has no MPS device; TensorFlow-on-Metal is a separate plug-in we do not test.
 # keras_torch is Keras 3 on the PyTorch backend: the Keras code with PyTorch's numerics.
+ALL_DEVICES = ("cpu", "cuda", "mps")
 FRAMEWORK_DEVICES = {"torch": ("cpu", "cuda", "mps"), "keras": ("cpu", "cuda"), "keras_torch": ("cpu", "cuda")}
 
 
@@ -25,10 +26,13 @@ def _key(path) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA) -> dict:
+def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA,
+             check_available: bool = True) -> dict:
     """Raise ConfigError naming the first bad key; return the config with devices resolved.
 
-    ``available_devices`` defaults to what PyTorch finds on this machine.
+    ``available_devices`` defaults to what PyTorch finds on this machine
+    (``devices: auto`` takes them); ``check_available`` refuses a listed
+    device that is not among them.
     """
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
@@ -62,6 +66,14 @@ def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA) -
                 f"{', '.join(sorted(missing))}"
             )
 
+    used = {f for v in config["variants"].values() for f in v["frameworks"]}
+    for framework in config.get("seeds_by_framework") or {}:
+        if framework not in used:
+            raise ConfigError(
+                f"config key seeds_by_framework.{framework}: no variant runs {framework} "
+                f"(frameworks in use: {', '.join(sorted(used))})"
+            )
+
     ref = config["reference"]
     if ref["variant"] not in config["variants"]:
         raise ConfigError(
@@ -88,33 +100,39 @@ def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA) -
         from gapstudy.runtime import available_devices as detect
 
         available_devices = detect()
-    if config["devices"] == "auto":
-        devices = list(available_devices)
-    else:
-        devices = list(config["devices"])
-        missing = [d for d in devices if d not in available_devices]
-        if missing:
-            raise ConfigError(
-                f"config key devices: {missing[0]!r} is not available on this machine "
-                f"(available: {', '.join(available_devices)}); use 'devices: auto' or "
-                "list only available devices"
-            )
+    devices = list(available_devices) if config["devices"] == "auto" else list(config["devices"])
+    if check_available:
+        check_devices(devices, available_devices)
     resolved = dict(config)
     resolved["devices_resolved"] = devices
     return resolved
+
+
+def check_devices(devices, available_devices) -> None:
+    """Refuse a listed device this machine lacks (local runs; on a cluster the nodes have them)."""
+    missing = [d for d in devices if d not in available_devices]
+    if missing:
+        raise ConfigError(
+            f"config key devices: {missing[0]!r} is not available on this machine "
+            f"(available: {', '.join(available_devices)}); use 'devices: auto' or "
+            "list only available devices"
+        )
+
+
+def seeds(config: dict, framework: str) -> list[int]:
+    """The seeds a framework runs: its own from ``seeds_by_framework``, else the study's."""
+    return list((config.get("seeds_by_framework") or {}).get(framework, config["seeds"]))
 
 
 def runs(config: dict) -> list[dict]:
     """Every (framework, variant, seed, device) the validated config asks for."""
     found = []
     for variant, spec in config["variants"].items():
-        for framework, device, seed in product(
-            spec["frameworks"], config["devices_resolved"], config["seeds"]
-        ):
-            if device in FRAMEWORK_DEVICES[framework]:
-                found.append(
-                    {"framework": framework, "variant": variant, "seed": seed, "device": device}
-                )
+        for framework, device in product(spec["frameworks"], config["devices_resolved"]):
+            if device not in FRAMEWORK_DEVICES[framework]:
+                continue
+            for seed in seeds(config, framework):
+                found.append({"framework": framework, "variant": variant, "seed": seed, "device": device})
     return found
 
 

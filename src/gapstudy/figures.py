@@ -18,6 +18,23 @@ FRAMEWORK_ORDER = tuple(FRAMEWORK_PALETTES)
 SEED = 0  # seaborn's bootstrap for bands, so that figures are reproducible
 
 
+def t_interval(values, level: float = 0.95) -> tuple[float, float]:
+    """The t-interval of the mean over seeds, for per-epoch bands.
+
+    A bootstrap per epoch (hundreds of points per figure) cost most of the
+    figure jobs' time; the closed form gives the same band for near-normal
+    losses at a fraction of it.
+    """
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    mean = values.mean()
+    if len(values) < 2:
+        return mean, mean
+    half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return mean - half, mean + half
+
+
 def label(df: pd.DataFrame) -> pd.Series:
     return df["framework"] + "/" + df["variant"]
 
@@ -45,7 +62,7 @@ def _save(fig, path):
 
 
 def loss_curves(epochs: pd.DataFrame, path) -> None:
-    """The user's first figure over all seeds: train solid, validation dashed, mean ± 95 % CI."""
+    """The user's first figure over all seeds: train solid, validation dashed, mean and 95 % t-interval."""
     long = epochs.assign(run=label(epochs)).melt(
         id_vars=["run", "device", "seed", "epoch"],
         value_vars=["train_loss", "val_loss_user"],
@@ -55,7 +72,7 @@ def loss_curves(epochs: pd.DataFrame, path) -> None:
     long["curve"] = long["curve"].map({"train_loss": "train", "val_loss_user": "validation"})
     grid = sns.relplot(
         data=long, x="epoch", y="loss", hue="run", style="curve", col="device",
-        kind="line", errorbar=("ci", 95), n_boot=1000, seed=SEED,
+        kind="line", errorbar=t_interval,
         dashes={"train": "", "validation": (4, 2)}, palette=palette(long["run"]),
         height=4, aspect=1.4,
     )
@@ -177,7 +194,7 @@ def learning_curves_by_variant(epochs: pd.DataFrame, path) -> None:
         sns.lineplot(data=posted, x="epoch", y="val_mse", hue="run", palette=colours, errorbar=None,
                      ax=ax, legend=False, linestyle=":")
         sns.lineplot(data=data[data["variant"] == variant], x="epoch", y="val_mse", style="framework",
-                     color="black", errorbar=("ci", 95), n_boot=500, seed=SEED, ax=ax, legend=True)
+                     color="black", errorbar=t_interval, ax=ax, legend=True)
         ax.set_title(variant, fontsize=9)
         ax.set_yscale("log")
         ax.legend(fontsize=6)

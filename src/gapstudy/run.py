@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import socket
 import sys
 import time
@@ -22,7 +23,7 @@ from gapstudy import metrics, runtime
 from gapstudy.data import load_dataset
 from gapstudy.io import atomic_write_json
 
-RECORD_FORMAT = 2
+RECORD_FORMAT = 3
 FRAMEWORKS = ("torch", "keras", "keras_torch")
 KERAS_BACKENDS = {"keras": "tensorflow", "keras_torch": "torch"}
 TORCH_BACKED = ("torch", "keras_torch")  # frameworks whose thread pools and kernels are PyTorch's
@@ -115,6 +116,9 @@ def train_run(
     result = trainer(dataset, seed, hp, switches, device=device, progress=progress)
     predictions = [float(p) for p in result["predictions"]]
     scores = metrics.all_scores(dataset.y_val, result["predictions"])
+    diverged_epoch = first_divergence(result["epochs"])
+    if diverged_epoch is not None:
+        log(f"diverged: the loss was not finite at epoch {diverged_epoch}; training stopped there")
     log(
         f"done: val_mse={scores['val_mse']:.6g} r={scores['val_pearson_r']:.4f} "
         f"in {result['train_seconds']:.1f} s"
@@ -131,7 +135,8 @@ def train_run(
         "threads": threads,
         "dataset_sha256": hashlib.sha256(Path(dataset_manifest).read_bytes()).hexdigest(),
         **scores,
-        "diverged": not math.isfinite(scores["val_mse"]),
+        "diverged": diverged_epoch is not None or not math.isfinite(scores["val_mse"]),
+        "diverged_epoch": diverged_epoch,
         "weights_sha256": metrics.weights_sha256(result["weights"]),
         "train_seconds": result["train_seconds"],
         "wall_seconds": time.perf_counter() - wall0,
@@ -145,6 +150,14 @@ def train_run(
         "predictions": predictions,
     }
     return record
+
+
+def first_divergence(epochs: list[dict]) -> int | None:
+    """The first epoch whose training loss or validation MSE is NaN or infinite, else None."""
+    for row in epochs:
+        if not (math.isfinite(row["train_loss"]) and math.isfinite(row["val_mse"])):
+            return row["epoch"]
+    return None
 
 
 class NotRepeatable(RuntimeError):
@@ -176,7 +189,23 @@ def repeat_check(first: dict, second: dict) -> dict:
     return check
 
 
-def train_runs(framework: str, variant: str, switches: dict, seeds, outputs, repeat: int = 0, **kwargs) -> None:
+# What a finished run must share with the job that finds it to stand in for a new run.
+RESUME_KEYS = ("format", "framework", "variant", "seed", "device", "switches", "hyperparameters",
+               "threads", "dataset_sha256", "versions")
+
+
+def resumable(path: Path, wanted: dict) -> dict | None:
+    """A finished record at ``path`` made with exactly ``wanted``'s settings, else None."""
+    try:
+        record = load_record(path)
+    except (OSError, ValueError):
+        return None
+    same = all(record.get(key) == wanted[key] for key in RESUME_KEYS)
+    return record if same else None
+
+
+def train_runs(framework: str, variant: str, switches: dict, seeds, outputs, repeat: int = 0,
+               resume_dir: Path | None = None, **kwargs) -> None:
     """Train one seed after another in this process, saving each record as it finishes.
 
     One process pays the framework's import once for all seeds; each run
@@ -184,18 +213,38 @@ def train_runs(framework: str, variant: str, switches: dict, seeds, outputs, rep
     gets its own record. The first ``repeat`` seeds are trained twice and
     checked with ``repeat_check`` (research question 5). ``kwargs`` go to
     ``train_run``.
+
+    With ``resume_dir``, each finished record is also kept there until the
+    whole job has finished, so that a job killed halfway (whose outputs
+    Snakemake deletes) retrains only the seeds it had not finished: a kept
+    record is reused only if it is complete and was made with the same
+    settings and library versions.
     """
     if len(seeds) != len(outputs):
         raise ValueError(f"{len(seeds)} seeds but {len(outputs)} output paths")
     log = kwargs.get("log", print)
     for i, (seed, path) in enumerate(zip(seeds, outputs)):
-        record = train_run(framework, variant, switches, int(seed), **kwargs)
-        record["repeat"] = {"checked": False}
-        if i < repeat:
-            log(f"seed {seed} again: is the run repeatable?")
-            record["repeat"] = repeat_check(record, train_run(framework, variant, switches, int(seed), **kwargs))
-            log(f"repeat: identical={record['repeat']['identical']}")
+        kept = Path(resume_dir) / Path(path).name if resume_dir else None
+        wanted = {"format": RECORD_FORMAT, "framework": framework, "variant": variant, "seed": int(seed),
+                  "device": kwargs["device"], "switches": switches, "hyperparameters": kwargs["hp"],
+                  "threads": kwargs.get("threads", 1),
+                  "dataset_sha256": hashlib.sha256(Path(kwargs["dataset_manifest"]).read_bytes()).hexdigest(),
+                  "versions": runtime.versions()}
+        record = resumable(kept, wanted) if kept else None
+        if record is not None:
+            log(f"seed {seed}: reusing the finished run kept in {kept}")
+        else:
+            record = train_run(framework, variant, switches, int(seed), **kwargs)
+            record["repeat"] = {"checked": False}
+            if i < repeat:
+                log(f"seed {seed} again: is the run repeatable?")
+                record["repeat"] = repeat_check(record, train_run(framework, variant, switches, int(seed), **kwargs))
+                log(f"repeat: identical={record['repeat']['identical']}")
+            if kept:
+                save_record(record, kept)
         save_record(record, Path(path))
+    if resume_dir:
+        shutil.rmtree(resume_dir, ignore_errors=True)
 
 
 def save_record(record: dict, path: Path) -> None:

@@ -1,6 +1,6 @@
 rule aggregate:
     input:
-        records=run_records(),
+        jobs=train_jobs(),
         npz=rules.dataset.output.npz,
         manifest=rules.dataset.output.manifest,
     output:
@@ -13,6 +13,8 @@ rule aggregate:
         "results/benchmarks/aggregate.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        records=run_records(),
     script:
         "../scripts/aggregate.py"
 
