@@ -56,6 +56,10 @@ def open_log(path):
         handle.write(f"{time.strftime('%H:%M:%S')} {message}\n")
         handle.flush()
 
+    if "SLURM_JOB_ID" in os.environ:  # a cluster job: which one, where
+        import socket
+
+        log(f"SLURM_JOB_ID={os.environ['SLURM_JOB_ID']} on {socket.gethostname()}")
     return log
 
 
