@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,3 +26,31 @@ def dataset():
 @pytest.fixture
 def hp():
     return dict(TINY_HP)
+
+
+def snakemake(workdir, *args, check=True):
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=workdir, capture_output=True, text=True, timeout=1200,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def copy_repo(dest):
+    from gapstudy.io import copy_workflow
+
+    return copy_workflow(ROOT, dest)
+
+
+def run_tiny_study(workdir):
+    snakemake(workdir, "--cores", "2", "--configfile", "config/tiny.yaml")
+    snakemake(workdir, "--cores", "2", "--configfile", "config/tiny.yaml", "--report", "results/report.html")
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def study(tmp_path_factory):
+    """The tiny study, run once from a scratch copy of the repository to its report."""
+    return run_tiny_study(copy_repo(tmp_path_factory.mktemp("study")))

@@ -8,33 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, copy_repo, snakemake
 
 pytestmark = pytest.mark.workflow
-
-
-def snakemake(workdir, *args, check=True):
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=workdir, capture_output=True, text=True, timeout=1200,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def copy_repo(dest):
-    from gapstudy.io import copy_workflow
-
-    return copy_workflow(ROOT, dest)
-
-
-@pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    workdir = copy_repo(tmp_path_factory.mktemp("study"))
-    snakemake(workdir, "--cores", "2", "--configfile", "config/tiny.yaml")
-    snakemake(workdir, "--cores", "2", "--configfile", "config/tiny.yaml", "--report", "results/report.html")
-    return workdir
 
 
 def test_every_run_is_recorded(study):
@@ -159,3 +135,18 @@ def test_a_configfile_replaces_the_default_config(tmp_path):
     dry = snakemake(ROOT, "-n", "--cores", "1", "--configfile", str(path))
     counts = [line.split() for line in (dry.stdout + dry.stderr).splitlines() if line.startswith("train ")]
     assert counts and counts[0] == ["train", "3"]  # 1 variant × 3 frameworks, each job all seeds
+
+
+def test_a_second_run_from_scratch_gives_the_same_tables_byte_for_byte(study, tmp_path_factory):
+    """Times live in timings.csv and runtime.csv; every other table must not move by one byte."""
+    again = copy_repo(tmp_path_factory.mktemp("again"))
+    snakemake(again, "--cores", "2", "--configfile", "config/tiny.yaml")
+    names = sorted(p.name for p in (study / "results/tables").glob("*.csv"))
+    timed = {"timings.csv", "runtime.csv"}
+    assert {"runs.csv", "epochs.csv", "predictions.csv", "summary.csv", "comparison.csv", "equivalence.csv",
+            "attribution.csv", "determinism.csv", "lockstep.csv", "missing.csv"} <= set(names)
+    for name in sorted(set(names) - timed):
+        first, second = (root / "results/tables" / name for root in (study, again))
+        assert first.read_bytes() == second.read_bytes(), f"{name} differs between two runs"
+    timings = [pd.read_csv(root / "results/tables/timings.csv") for root in (study, again)]
+    assert not timings[0]["started"].equals(timings[1]["started"])

@@ -8,21 +8,24 @@ import pandas as pd
 from gapstudy.run import load_record
 
 ID = ["framework", "variant", "device", "seed"]
+# Results only: two runs of the same config on the same machine give the same bytes.
 RUN_COLUMNS = ID + [
     "val_mse",
     "val_mae",
     "val_r2",
     "val_pearson_r",
     "diverged",
+    "diverged_epoch",
     "weights_sha256",
     "device_name",
     "threads",
-    "train_seconds",
-    "wall_seconds",
-    "cpu_seconds",
-    "started",
-    "finished",
 ]
+# When, where and how long: kept apart, in timings.csv.
+TIMING_COLUMNS = ID + ["host", "train_seconds", "wall_seconds", "cpu_seconds", "started", "finished"]
+
+
+class FailedRuns(RuntimeError):
+    """Failure records found while the config does not accept partial results."""
 
 
 def deterministic_settings(settings: dict) -> str:
@@ -35,12 +38,21 @@ def deterministic_settings(settings: dict) -> str:
     return ", ".join(taken + ["every generator seeded per run"])
 
 
-def tables(record_paths, y_val) -> dict[str, pd.DataFrame]:
-    """Read every record once and build the runs, epochs and predictions tables."""
-    runs, epochs, predictions = [], [], []
+def tables(record_paths, y_val, partial: bool = False) -> dict[str, pd.DataFrame]:
+    """Read every record once and build the runs, epochs, predictions, timings and missing tables.
+
+    A run that failed (a failure record, written where the config sets
+    ``partial_results``) goes to ``missing`` with its error instead; without
+    ``partial`` such a record is an error, so that a complete study is never
+    built from an incomplete one by accident.
+    """
+    runs, epochs, predictions, timings, missing = [], [], [], [], []
     for path in record_paths:
         record = load_record(path)
         ident = {key: record[key] for key in ID}
+        if record["status"] == "failed":
+            missing.append(ident | {"reason": record["error"], "record": str(path)})
+            continue
         repeat = record["repeat"]
         runs.append({key: record[key] for key in RUN_COLUMNS} | {
             "repeat_checked": repeat["checked"],
@@ -50,14 +62,25 @@ def tables(record_paths, y_val) -> dict[str, pd.DataFrame]:
             "switches": ";".join(f"{k}={v}" for k, v in sorted(record["switches"].items())),
             **{f"version_{k}": v for k, v in record["versions"].items()},
         })
+        timings.append({key: record[key] for key in TIMING_COLUMNS})
         epochs.extend(ident | row for row in record["epochs"])
         predictions.append(
             pd.DataFrame(ident | {"index": np.arange(len(y_val)), "y_true": y_val,
                                   "y_pred": record["predictions"]})
         )
+    if missing and not partial:
+        raise FailedRuns(
+            f"{len(missing)} run(s) failed and were recorded as failed, but config key partial_results is "
+            f"false: {'; '.join(m['record'] + ': ' + m['reason'] for m in missing[:5])}. Rerun them "
+            "(snakemake --forcerun <their results/runs/... directory>) or set partial_results: true."
+        )
+    if not runs:
+        raise FailedRuns(f"none of the {len(missing)} runs finished: nothing to aggregate")
     sort = lambda df, extra=(): df.sort_values(ID + list(extra), kind="stable").reset_index(drop=True)  # noqa: E731
     return {
         "runs": sort(pd.DataFrame(runs)),
         "epochs": sort(pd.DataFrame(epochs), ["epoch"]),
         "predictions": sort(pd.concat(predictions, ignore_index=True), ["index"]),
+        "timings": sort(pd.DataFrame(timings)),
+        "missing": sort(pd.DataFrame(missing, columns=ID + ["reason", "record"])),
     }

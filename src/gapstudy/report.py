@@ -228,10 +228,10 @@ def provenance_html(provenance: dict, config: dict) -> str:
     return html_page("Provenance", body)
 
 
-def provenance(runs: pd.DataFrame, config: dict, environment: dict) -> dict:
+def provenance(runs: pd.DataFrame, timings: pd.DataFrame, config: dict, environment: dict) -> dict:
     """Who ran what where: devices, versions, and the time the training took."""
-    started = pd.to_datetime(runs["started"]).min()
-    finished = pd.to_datetime(runs["finished"]).max()
+    started = pd.to_datetime(timings["started"]).min()
+    finished = pd.to_datetime(timings["finished"]).max()
     names = (
         runs.groupby(["device", "device_name"]).size().reset_index(name="n_runs").to_dict("records")
     )
@@ -241,7 +241,7 @@ def provenance(runs: pd.DataFrame, config: dict, environment: dict) -> dict:
         "device_names": [{k: (int(v) if k == "n_runs" else v) for k, v in d.items()} for d in names],
         "n_runs": int(len(runs)),
         "training_span_seconds": float((finished - started).total_seconds()),
-        "training_job_seconds": float(runs["wall_seconds"].sum()),
+        "training_job_seconds": float(timings["wall_seconds"].sum()),
         "distributions": environment["distributions"],
     }
     prov["summary"] = {
@@ -255,7 +255,7 @@ def provenance(runs: pd.DataFrame, config: dict, environment: dict) -> dict:
         "last training job finished (UTC)": finished.isoformat(),
         "training span (s)": f"{prov['training_span_seconds']:.1f}",
         "summed job wall time (s)": f"{prov['training_job_seconds']:.1f}",
-        "summed job CPU time (s)": f"{runs['cpu_seconds'].sum():.1f}",
+        "summed job CPU time (s)": f"{timings['cpu_seconds'].sum():.1f}",
         "report tables written (UTC)": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     return prov
@@ -461,3 +461,30 @@ def what_to_do_rst(attribution: pd.DataFrame, config: dict) -> str:
                      f"({_pct(row['share_ci_low'])} to {_pct(row['share_ci_high'])}) on {row['device']}; "
                      f"it {_share_words(row)}.")
     return "\n".join(lines + [""])
+
+
+def incomplete_runs(runs: pd.DataFrame, missing: pd.DataFrame) -> pd.DataFrame:
+    """One row per run that failed (no result) or diverged (loss NaN or infinite), with why."""
+    diverged = runs.loc[runs["diverged"], ["framework", "variant", "device", "seed", "diverged_epoch"]]
+    rows = [diverged.assign(what="diverged", reason=[
+        f"loss not finite at epoch {int(e)}; training stopped there" if pd.notna(e) else "final MSE not finite"
+        for e in diverged["diverged_epoch"]])]
+    rows.append(missing.assign(what="failed")[["framework", "variant", "device", "seed", "what", "reason"]])
+    table = pd.concat(rows, ignore_index=True)
+    return table[["framework", "variant", "device", "seed", "what", "reason"]].sort_values(
+        ["framework", "variant", "device", "seed"], kind="stable").reset_index(drop=True)
+
+
+def incomplete_rst(incomplete: pd.DataFrame) -> str:
+    """The front page's account of runs that failed or diverged (nothing when all finished)."""
+    if incomplete.empty:
+        return ""
+    lines = ["Runs that failed or diverged", "----------------------------", "",
+             f"{len(incomplete)} run(s) did not give a finite result. Diverged runs (loss NaN or infinite) "
+             "stopped at that epoch; they are counted as ``n_diverged`` in the summary and left out of every "
+             "statistic. Failed runs (``partial_results: true``) have no result at all; the tables and "
+             "figures are built from the runs that finished. By framework and variant:", ""]
+    for (framework, variant, what), group in incomplete.groupby(["framework", "variant", "what"], sort=True):
+        seeds = ", ".join(str(s) for s in group["seed"])
+        lines.append(f"- ``{framework}/{variant}``, {what}, seeds {seeds}: {group['reason'].iloc[0]}")
+    return "\n".join(lines + ["", "The table *runs that failed or diverged* lists each run.", ""])

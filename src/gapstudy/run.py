@@ -15,6 +15,7 @@ import shutil
 import socket
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,7 @@ def train_run(
     )
     record = {
         "format": RECORD_FORMAT,
+        "status": "finished",
         "framework": framework,
         "variant": variant,
         "seed": seed,
@@ -204,8 +206,14 @@ def resumable(path: Path, wanted: dict) -> dict | None:
     return record if same else None
 
 
+def failure_record(framework: str, variant: str, seed: int, device: str, error: BaseException) -> dict:
+    """What stands in for a run that raised, where the config accepts partial results."""
+    return {"format": RECORD_FORMAT, "status": "failed", "framework": framework, "variant": variant,
+            "seed": int(seed), "device": device, "error": f"{type(error).__name__}: {error}"}
+
+
 def train_runs(framework: str, variant: str, switches: dict, seeds, outputs, repeat: int = 0,
-               resume_dir: Path | None = None, **kwargs) -> None:
+               resume_dir: Path | None = None, keep_failures: bool = False, **kwargs) -> None:
     """Train one seed after another in this process, saving each record as it finishes.
 
     One process pays the framework's import once for all seeds; each run
@@ -219,6 +227,10 @@ def train_runs(framework: str, variant: str, switches: dict, seeds, outputs, rep
     Snakemake deletes) retrains only the seeds it had not finished: a kept
     record is reused only if it is complete and was made with the same
     settings and library versions.
+
+    With ``keep_failures`` (config key ``partial_results``) a run that raises
+    is saved as a failure record naming the error, and the job goes on with
+    the next seed; otherwise the error stops the job.
     """
     if len(seeds) != len(outputs):
         raise ValueError(f"{len(seeds)} seeds but {len(outputs)} output paths")
@@ -234,13 +246,21 @@ def train_runs(framework: str, variant: str, switches: dict, seeds, outputs, rep
         if record is not None:
             log(f"seed {seed}: reusing the finished run kept in {kept}")
         else:
-            record = train_run(framework, variant, switches, int(seed), **kwargs)
-            record["repeat"] = {"checked": False}
-            if i < repeat:
-                log(f"seed {seed} again: is the run repeatable?")
-                record["repeat"] = repeat_check(record, train_run(framework, variant, switches, int(seed), **kwargs))
-                log(f"repeat: identical={record['repeat']['identical']}")
-            if kept:
+            try:
+                record = train_run(framework, variant, switches, int(seed), **kwargs)
+                record["repeat"] = {"checked": False}
+                if i < repeat:
+                    log(f"seed {seed} again: is the run repeatable?")
+                    again = train_run(framework, variant, switches, int(seed), **kwargs)
+                    record["repeat"] = repeat_check(record, again)
+                    log(f"repeat: identical={record['repeat']['identical']}")
+            except Exception as error:
+                if not keep_failures:
+                    raise
+                log(f"seed {seed} FAILED, recorded as failed (partial_results: true):\n"
+                    + traceback.format_exc())
+                record = failure_record(framework, variant, seed, kwargs["device"], error)
+            if kept and record["status"] == "finished":
                 save_record(record, kept)
         save_record(record, Path(path))
     if resume_dir:

@@ -197,6 +197,12 @@ def _share(posted, reference, variant, baseline, revert: bool, axis=-1):
     return (change if revert else -change) / _change(posted, reference, axis)
 
 
+# A config without variants that have a baseline still gets a table with a header.
+ATTRIBUTION_COLUMNS = ["framework", "variant", "device", "baseline", "direction", "switches", "n_switches",
+                       "log_mse_change", "change_ci_low", "change_ci_high",
+                       "share_of_gap", "share_ci_low", "share_ci_high"]
+
+
 def attribution(runs: pd.DataFrame, variants: dict, reference: dict, level: float,
                 resamples: int, seed: int, posted: str = "as_posted",
                 training: dict | None = None) -> pd.DataFrame:
@@ -245,4 +251,4 @@ def attribution(runs: pd.DataFrame, variants: dict, reference: dict, level: floa
             row["share_ci_low"], row["share_ci_high"] = bootstrap_ci(
                 groups, lambda p, r, v, b, axis=-1: _share(p, r, v, b, revert, axis), level, resamples, seed)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=ATTRIBUTION_COLUMNS)

@@ -60,9 +60,10 @@ SWITCHES: dict[str, dict] = {
             "('epsilon hat'), bias corrections in the variables' float32",
         },
     },
-    "learning_rate": {"default": None, "number": "positive", "doc": "Adam's learning rate"},
-    "epsilon": {"default": None, "number": "positive", "doc": "Adam's epsilon"},
-    "epochs": {"default": None, "number": "integer", "doc": "number of epochs"},
+    # Bounds as in the schema's training section: past them a value is a typo, not a study.
+    "learning_rate": {"default": None, "number": "positive", "max": 1e6, "doc": "Adam's learning rate"},
+    "epsilon": {"default": None, "number": "positive", "max": 1.0, "doc": "Adam's epsilon"},
+    "epochs": {"default": None, "number": "integer", "max": 100000, "doc": "number of epochs"},
     "val_loss": {
         "frameworks": ("torch",),
         "default": "batch_means",
@@ -122,12 +123,12 @@ def check(switches: dict | None, frameworks=BOTH) -> None:
             raise ValueError(f"unknown switch {name!r}; known switches: {', '.join(SWITCHES)}")
         spec = SWITCHES[name]
         if "number" in spec:
-            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value > 0
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < value <= spec["max"]
             if spec["number"] == "integer":
                 ok = ok and isinstance(value, numbers.Integral)
             if not ok:
                 kind = "a positive integer" if spec["number"] == "integer" else "a positive number"
-                raise ValueError(f"switch {name!r} has value {value!r}; allowed: {kind}")
+                raise ValueError(f"switch {name!r} has value {value!r}; allowed: {kind} up to {spec['max']:g}")
         elif value not in spec["values"]:
             raise ValueError(f"switch {name!r} has value {value!r}; allowed: {list(spec['values'])}")
         lacking = [f for f in frameworks if family(f) not in spec.get("frameworks", BOTH)]

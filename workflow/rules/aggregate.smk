@@ -7,6 +7,8 @@ rule aggregate:
         runs="results/tables/runs.csv",
         epochs="results/tables/epochs.csv",
         predictions="results/tables/predictions.csv",
+        timings="results/tables/timings.csv",
+        missing="results/tables/missing.csv",
     log:
         "logs/aggregate.log",
     benchmark:
@@ -15,6 +17,7 @@ rule aggregate:
         "../envs/analysis.yaml"
     params:
         records=run_records(),
+        partial=config.get("partial_results", False),
     script:
         "../scripts/aggregate.py"
 

@@ -6,7 +6,7 @@ FIGURES = {
     "attribution_forest": (rules.statistics.output.attribution, RQ2),
     "learning_curves_by_variant": (rules.aggregate.output.epochs, RQ2),
     "equivalence": (rules.statistics.output.equivalence, RQ3),
-    "run_time": (rules.aggregate.output.runs, PROVENANCE),
+    "run_time": (rules.aggregate.output.timings, PROVENANCE),
 }
 
 

@@ -19,8 +19,8 @@ rule lockstep:
         torch_switches=lambda wc: lockstep_switches(wc, "torch"),
         keras_switches=lambda wc: lockstep_switches(wc, "keras"),
         hyperparameters=config["training"],
-        seed=config["lockstep"]["seed"],
-        tolerance=config["lockstep"]["tolerance"],
+        seed=lambda wc: config["lockstep"]["seed"],
+        tolerance=lambda wc: config["lockstep"]["tolerance"],
     script:
         "../scripts/lockstep.py"
 

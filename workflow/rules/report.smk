@@ -1,6 +1,8 @@
 rule report_pages:
     input:
         runs=rules.aggregate.output.runs,
+        timings=rules.aggregate.output.timings,
+        missing=rules.aggregate.output.missing,
         summary=rules.statistics.output.summary,
         comparison=rules.statistics.output.comparison,
         equivalence=rules.statistics.output.equivalence,
@@ -58,6 +60,13 @@ rule report_pages:
             category=RQ1,
             subcategory="Tables",
             labels={"table": "all runs"},
+        ),
+        missing_html=report(
+            "results/report/missing.html",
+            caption="../../report/missing.rst",
+            category=RQ1,
+            subcategory="Tables",
+            labels={"table": "runs that failed or diverged"},
         ),
         provenance_html=report(
             "results/report/provenance.html",

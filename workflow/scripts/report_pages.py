@@ -14,7 +14,7 @@ from gapstudy.io import atomic_write_json, atomic_write_text, open_log  # noqa: 
 log = open_log(snakemake.log[0])
 config = snakemake.config
 inp, out = snakemake.input, snakemake.output
-runs = pd.read_csv(inp.runs)
+runs, timings, missing = pd.read_csv(inp.runs), pd.read_csv(inp.timings), pd.read_csv(inp.missing)
 summary = pd.read_csv(inp.summary)
 comparison = pd.read_csv(inp.comparison)
 equivalence = pd.read_csv(inp.equivalence)
@@ -24,12 +24,14 @@ environment = json.loads(Path(inp.environment).read_text())
 lockstep_paths = [inp.lockstep] if isinstance(inp.lockstep, str) else list(inp.lockstep)
 lockstep = pd.read_csv(lockstep_paths[0]) if lockstep_paths else None
 repeats, devices = pd.read_csv(inp.repeats), pd.read_csv(inp.devices)
-prov = report.provenance(runs, config, environment)
+prov = report.provenance(runs, timings, config, environment)
+incomplete = report.incomplete_runs(runs, missing)
 level = int(round(100 * config["statistics"]["confidence_level"]))
 
 atomic_write_json(Path(out.provenance), prov)
 front_page = [
     report.answer_rst(summary, comparison, config, prov, attribution),
+    report.incomplete_rst(incomplete),
     report.what_to_do_rst(attribution, config),
     report.diagnosis_rst(attribution, config),
     report.equivalence_rst(equivalence, config),
@@ -53,7 +55,10 @@ pages = {
                          "Runs trained twice per framework, variant and device, and how many gave the same bits."),
     "devices_html": (devices, "The same run on CPU and on another device",
                      "Largest difference of validation predictions and the ratio of validation MSEs."),
-    "runs_html": (runs, "All runs", "One row per training run."),
+    "runs_html": (runs, "All runs", "One row per training run (times: results/tables/timings.csv)."),
+    "missing_html": (incomplete, "Runs that failed or diverged",
+                     "Failed: no result (partial_results: true). Diverged: loss NaN or infinite at the epoch "
+                     "given; left out of the statistics."),
 }
 for key, (table, title, caption) in pages.items():
     atomic_write_text(Path(out[key]), report.html_table(table, title, caption))

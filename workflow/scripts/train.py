@@ -21,6 +21,8 @@ train_runs(
     seeds=snakemake.params.seeds,
     repeat=snakemake.params.repeat,
     resume_dir=Path(snakemake.params.resume_dir),
+    # Read from the config, not params: switching it must not retrain finished jobs.
+    keep_failures=snakemake.config.get("partial_results", False),
     outputs=[Path(snakemake.output.runs) / f"seed{seed}.json" for seed in snakemake.params.seeds],
     device=wc.device,
     hp=snakemake.params.hyperparameters,
