@@ -15,7 +15,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import copy_repo
 
 pytestmark = pytest.mark.workflow
 
@@ -61,9 +61,7 @@ def snakemake_bounded(workdir, *args, timeout: int):
 
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory):
-    from gapstudy.io import copy_workflow
-
-    return lambda name: copy_workflow(ROOT, tmp_path_factory.mktemp(name))
+    return lambda name: copy_repo(tmp_path_factory.mktemp(name))
 
 
 @requires_cluster

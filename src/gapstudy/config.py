@@ -15,7 +15,7 @@ SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.
 # Keras has no MPS device; TensorFlow-on-Metal is a separate plug-in we do not test.
 # keras_torch is Keras 3 on the PyTorch backend: the Keras code with PyTorch's numerics.
 ALL_DEVICES = ("cpu", "cuda", "mps")
-FRAMEWORK_DEVICES = {"torch": ("cpu", "cuda", "mps"), "keras": ("cpu", "cuda"), "keras_torch": ("cpu", "cuda")}
+FRAMEWORK_DEVICES = {"torch": ALL_DEVICES, "keras": ("cpu", "cuda"), "keras_torch": ("cpu", "cuda")}
 
 
 class ConfigError(ValueError):

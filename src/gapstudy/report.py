@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from gapstudy.aggregate import ID
 from gapstudy.variants import SWITCHES, describe
 
 
@@ -465,14 +466,12 @@ def what_to_do_rst(attribution: pd.DataFrame, config: dict) -> str:
 
 def incomplete_runs(runs: pd.DataFrame, missing: pd.DataFrame) -> pd.DataFrame:
     """One row per run that failed (no result) or diverged (loss NaN or infinite), with why."""
-    diverged = runs.loc[runs["diverged"], ["framework", "variant", "device", "seed", "diverged_epoch"]]
-    rows = [diverged.assign(what="diverged", reason=[
+    diverged = runs.loc[runs["diverged"], ID + ["diverged_epoch"]]
+    diverged = diverged.assign(what="diverged", reason=[
         f"loss not finite at epoch {int(e)}; training stopped there" if pd.notna(e) else "final MSE not finite"
-        for e in diverged["diverged_epoch"]])]
-    rows.append(missing.assign(what="failed")[["framework", "variant", "device", "seed", "what", "reason"]])
-    table = pd.concat(rows, ignore_index=True)
-    return table[["framework", "variant", "device", "seed", "what", "reason"]].sort_values(
-        ["framework", "variant", "device", "seed"], kind="stable").reset_index(drop=True)
+        for e in diverged["diverged_epoch"]])
+    table = pd.concat([diverged, missing.assign(what="failed")], ignore_index=True)[ID + ["what", "reason"]]
+    return table.sort_values(ID, kind="stable").reset_index(drop=True)
 
 
 def incomplete_rst(incomplete: pd.DataFrame) -> str:

@@ -84,6 +84,23 @@ def configure_determinism(framework: str) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def run_identity(framework: str, variant: str, seed: int, device: str, switches: dict, hp: dict,
+                 threads: int, dataset_manifest: Path) -> dict:
+    """What makes a run the run it is: a kept record that has all of it may stand in for a new run."""
+    return {
+        "format": RECORD_FORMAT,
+        "framework": framework,
+        "variant": variant,
+        "seed": int(seed),
+        "device": device,
+        "switches": switches,
+        "hyperparameters": hp,
+        "threads": threads,
+        "dataset_sha256": hashlib.sha256(Path(dataset_manifest).read_bytes()).hexdigest(),
+        "versions": runtime.versions(),
+    }
+
+
 def train_run(
     framework: str,
     variant: str,
@@ -125,17 +142,9 @@ def train_run(
         f"in {result['train_seconds']:.1f} s"
     )
     record = {
-        "format": RECORD_FORMAT,
         "status": "finished",
-        "framework": framework,
-        "variant": variant,
-        "seed": seed,
-        "device": device,
+        **run_identity(framework, variant, seed, device, switches, hp, threads, dataset_manifest),
         "device_name": result["device_name"] or runtime.cpu_name(),
-        "switches": switches,
-        "hyperparameters": hp,
-        "threads": threads,
-        "dataset_sha256": hashlib.sha256(Path(dataset_manifest).read_bytes()).hexdigest(),
         **scores,
         "diverged": diverged_epoch is not None or not math.isfinite(scores["val_mse"]),
         "diverged_epoch": diverged_epoch,
@@ -147,7 +156,6 @@ def train_run(
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
         "settings": result["settings"],
-        "versions": runtime.versions(),
         "epochs": result["epochs"],
         "predictions": predictions,
     }
@@ -191,18 +199,13 @@ def repeat_check(first: dict, second: dict) -> dict:
     return check
 
 
-# What a finished run must share with the job that finds it to stand in for a new run.
-RESUME_KEYS = ("format", "framework", "variant", "seed", "device", "switches", "hyperparameters",
-               "threads", "dataset_sha256", "versions")
-
-
-def resumable(path: Path, wanted: dict) -> dict | None:
-    """A finished record at ``path`` made with exactly ``wanted``'s settings, else None."""
+def resumable(path: Path, identity: dict) -> dict | None:
+    """A finished record at ``path`` with exactly this ``run_identity``, else None."""
     try:
         record = load_record(path)
     except (OSError, ValueError):
         return None
-    same = all(record.get(key) == wanted[key] for key in RESUME_KEYS)
+    same = all(record.get(key) == value for key, value in identity.items())
     return record if same else None
 
 
@@ -237,12 +240,10 @@ def train_runs(framework: str, variant: str, switches: dict, seeds, outputs, rep
     log = kwargs.get("log", print)
     for i, (seed, path) in enumerate(zip(seeds, outputs)):
         kept = Path(resume_dir) / Path(path).name if resume_dir else None
-        wanted = {"format": RECORD_FORMAT, "framework": framework, "variant": variant, "seed": int(seed),
-                  "device": kwargs["device"], "switches": switches, "hyperparameters": kwargs["hp"],
-                  "threads": kwargs.get("threads", 1),
-                  "dataset_sha256": hashlib.sha256(Path(kwargs["dataset_manifest"]).read_bytes()).hexdigest(),
-                  "versions": runtime.versions()}
-        record = resumable(kept, wanted) if kept else None
+        record = None
+        if kept:
+            record = resumable(kept, run_identity(framework, variant, seed, kwargs["device"], switches,
+                                                  kwargs["hp"], kwargs.get("threads", 1), kwargs["dataset_manifest"]))
         if record is not None:
             log(f"seed {seed}: reusing the finished run kept in {kept}")
         else:

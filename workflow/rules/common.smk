@@ -57,7 +57,7 @@ PROVENANCE = "Software, devices and run time"
 wildcard_constraints:
     framework="|".join(study_config.FRAMEWORK_DEVICES),
     variant="|".join(config["variants"]),
-    device="cpu|cuda|mps",
+    device="|".join(study_config.ALL_DEVICES),
     pair="|".join(LOCKSTEP_PAIRS) or "(?!)",
 
 
