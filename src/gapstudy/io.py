@@ -10,15 +10,35 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def umask() -> int:
+    """This process's umask, read without changing it where Linux tells it (else set and restored)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: Path):
-    """Yield a temporary path beside ``path``; rename it over ``path`` on success."""
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success.
+
+    ``mkstemp`` creates its file private (0600) and the rename keeps that
+    mode; the file gets the mode any new file gets under the user's umask
+    (0644 under 022) before it is renamed, so colleagues on a shared project
+    directory can read it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -63,7 +83,7 @@ def open_log(path):
     return log
 
 
-# What a run of the workflow needs from the repository.
+# What a run of the workflow needs from the repository (src: a copy runs its own package, on PYTHONPATH).
 WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "report", "src", "profiles")
 
 
