@@ -8,10 +8,10 @@ CONFIG ?= config/config.yaml
 
 .PHONY: setup study test benchmark
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt -e .
 	touch $@
 
 setup: $(VENV)/.installed
@@ -25,4 +25,4 @@ test: setup
 
 # The speed benchmark (README, "Speed"): about 30 minutes on 2 cores.
 benchmark: setup
-	PYTHONPATH=src $(VENV)/bin/python -m gapstudy.benchmark
+	$(VENV)/bin/python -m gapstudy.benchmark

@@ -28,10 +28,19 @@ def hp():
     return dict(TINY_HP)
 
 
+def workflow_env(workdir) -> dict:
+    """The environment of a Snakemake run in ``workdir``: a copy runs its own package (src/ first on the path)."""
+    env = dict(os.environ)
+    src = Path(workdir) / "src"
+    if Path(workdir).resolve() != ROOT and src.is_dir():
+        env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
 def snakemake(workdir, *args, check=True):
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
-        cwd=workdir, capture_output=True, text=True, timeout=1200,
+        cwd=workdir, capture_output=True, text=True, timeout=1200, env=workflow_env(workdir),
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")

@@ -115,7 +115,7 @@ def test_bad_config_is_refused_with_a_message_naming_the_key(cfg, message):
 
 
 def test_diagnosis_config_varies_every_switch_and_runs_nonlinear_models_in_both_frameworks():
-    from gapstudy.variants import SWITCHES
+    from gapstudy.registry import SWITCHES
 
     cfg = validate(study_config.load(ROOT / "config" / "diagnosis.yaml"))
     varied = {k for v in cfg["variants"].values() for k in (v.get("switches") or {})}

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from gapstudy import report
+from gapstudy import answer as report
 
 CONFIG = {
     "reference": {"framework": "keras", "variant": "as_posted"},
@@ -86,7 +86,7 @@ def test_diagnosis_gives_the_change_where_there_is_no_gap_to_share():
 
 
 def test_shares_print_as_readable_percentages():
-    from gapstudy.report import _pct
+    from gapstudy.answer import _pct
 
     assert _pct(0.994) == "99.4 %" and _pct(1.78e-07) == "0.00 %" and _pct(-0.0248) == "-2.48 %"
     assert _pct(float("nan")) == "n/a"

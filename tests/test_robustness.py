@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gapstudy.aggregate import FailedRuns, tables
+from gapstudy.records import RECORD_FORMAT
 from gapstudy.run import train_runs
 from gapstudy.variants import resolve
 
@@ -100,7 +101,7 @@ def test_tables_list_failed_runs_apart_and_refuse_them_unless_partial(tmp_path, 
     good = job(tmp_path, files, hp, [0], lambda m: None)
     bad = tmp_path / "failed" / "seed1.json"
     bad.parent.mkdir()
-    bad.write_text(json.dumps({"format": 3, "status": "failed", "framework": "torch", "variant": "as_posted",
+    bad.write_text(json.dumps({"format": RECORD_FORMAT, "status": "failed", "framework": "torch", "variant": "as_posted",
                                "seed": 1, "device": "cpu", "error": "RuntimeError: out of memory"}))
     with pytest.raises(FailedRuns, match="partial_results is false.*out of memory"):
         tables(good + [bad], dataset.y_val)

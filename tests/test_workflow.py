@@ -150,3 +150,23 @@ def test_a_second_run_from_scratch_gives_the_same_tables_byte_for_byte(study, tm
         assert first.read_bytes() == second.read_bytes(), f"{name} differs between two runs"
     timings = [pd.read_csv(root / "results/tables/timings.csv") for root in (study, again)]
     assert not timings[0]["started"].equals(timings[1]["started"])
+
+
+def test_every_result_is_readable_by_the_group(study):
+    """Atomic writes (mkstemp: 0600) get the umask's mode, like any new file."""
+    import stat
+
+    unreadable = [p for p in (study / "results").rglob("*")
+                  if p.is_file() and not stat.S_IMODE(p.stat().st_mode) & stat.S_IRGRP]
+    assert not unreadable, unreadable[:5]
+    assert len(list((study / "results").rglob("*.json"))) > 30
+
+
+def test_records_and_provenance_name_the_code(study):
+    record = json.loads((study / "results/runs/torch/as_posted/cpu/seed0.json").read_text())
+    assert len(record["code_sha256"]) == 64 and len(record["code"]["package_sha256"]) == 64
+    # A scratch copy is no git checkout: the source hash stands for the code.
+    assert record["code"]["git_commit"] is None
+    provenance = json.loads((study / "results/report/provenance.json").read_text())
+    assert provenance["code"]["package_sha256"] == record["code"]["package_sha256"]
+    assert "package source sha256" in (study / "results/report/provenance.html").read_text()

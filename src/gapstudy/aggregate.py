@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gapstudy.run import load_record
-
-ID = ["framework", "variant", "device", "seed"]
+from gapstudy.records import ID, load_record
 # Results only: two runs of the same config on the same machine give the same bytes.
 RUN_COLUMNS = ID + [
     "val_mse",
@@ -61,6 +59,8 @@ def tables(record_paths, y_val, partial: bool = False) -> dict[str, pd.DataFrame
             "deterministic_settings": deterministic_settings(record["settings"]),
             "switches": ";".join(f"{k}={v}" for k, v in sorted(record["switches"].items())),
             **{f"version_{k}": v for k, v in record["versions"].items()},
+            "code_sha256": record["code_sha256"],
+            **{f"code_{k}": v for k, v in record["code"].items()},
         })
         timings.append({key: record[key] for key in TIMING_COLUMNS})
         epochs.extend(ident | row for row in record["epochs"])
@@ -77,10 +77,23 @@ def tables(record_paths, y_val, partial: bool = False) -> dict[str, pd.DataFrame
     if not runs:
         raise FailedRuns(f"none of the {len(missing)} runs finished: nothing to aggregate")
     sort = lambda df, extra=(): df.sort_values(ID + list(extra), kind="stable").reset_index(drop=True)  # noqa: E731
+    runs_table = sort(pd.DataFrame(runs))
+    missing_table = sort(pd.DataFrame(missing, columns=ID + ["reason", "record"]))
     return {
-        "runs": sort(pd.DataFrame(runs)),
+        "runs": runs_table,
         "epochs": sort(pd.DataFrame(epochs), ["epoch"]),
         "predictions": sort(pd.concat(predictions, ignore_index=True), ["index"]),
         "timings": sort(pd.DataFrame(timings)),
-        "missing": sort(pd.DataFrame(missing, columns=ID + ["reason", "record"])),
+        "missing": missing_table,
+        "incomplete": incomplete_runs(runs_table, missing_table),
     }
+
+
+def incomplete_runs(runs: pd.DataFrame, missing: pd.DataFrame) -> pd.DataFrame:
+    """One row per run that failed (no result) or diverged (loss NaN or infinite), with why."""
+    diverged = runs.loc[runs["diverged"], ID + ["diverged_epoch"]]
+    diverged = diverged.assign(what="diverged", reason=[
+        f"loss not finite at epoch {int(e)}; training stopped there" if pd.notna(e) else "final MSE not finite"
+        for e in diverged["diverged_epoch"]])
+    table = pd.concat([diverged, missing.assign(what="failed")], ignore_index=True)[ID + ["what", "reason"]]
+    return table.sort_values(ID, kind="stable").reset_index(drop=True)

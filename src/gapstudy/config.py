@@ -9,13 +9,10 @@ import jsonschema
 import yaml
 
 from gapstudy import variants as variants_mod
+from gapstudy.registry import DEVICES, FRAMEWORKS
 
+# The workflow's schema; the Snakefile passes its own copy's (``workflow.basedir``).
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-
-# Keras has no MPS device; TensorFlow-on-Metal is a separate plug-in we do not test.
-# keras_torch is Keras 3 on the PyTorch backend: the Keras code with PyTorch's numerics.
-ALL_DEVICES = ("cpu", "cuda", "mps")
-FRAMEWORK_DEVICES = {"torch": ALL_DEVICES, "keras": ("cpu", "cuda"), "keras_torch": ("cpu", "cuda")}
 
 
 class ConfigError(ValueError):
@@ -34,7 +31,7 @@ def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA,
     (``devices: auto`` takes them); ``check_available`` refuses a listed
     device that is not among them.
     """
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = load_schema(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
@@ -108,6 +105,14 @@ def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA,
     return resolved
 
 
+def load_schema(path: Path = SCHEMA) -> dict:
+    """The config schema, with the registry's frameworks and devices as its enums."""
+    schema = yaml.safe_load(Path(path).read_text())
+    schema["$defs"]["framework"] = {"enum": list(FRAMEWORKS)}
+    schema["$defs"]["device"] = {"enum": list(DEVICES)}
+    return schema
+
+
 def check_devices(devices, available_devices) -> None:
     """Refuse a listed device this machine lacks (local runs; on a cluster the nodes have them)."""
     missing = [d for d in devices if d not in available_devices]
@@ -129,7 +134,7 @@ def runs(config: dict) -> list[dict]:
     found = []
     for variant, spec in config["variants"].items():
         for framework, device in product(spec["frameworks"], config["devices_resolved"]):
-            if device not in FRAMEWORK_DEVICES[framework]:
+            if device not in FRAMEWORKS[framework].devices:
                 continue
             for seed in seeds(config, framework):
                 found.append({"framework": framework, "variant": variant, "seed": seed, "device": device})
@@ -138,3 +143,16 @@ def runs(config: dict) -> list[dict]:
 
 def load(path: Path) -> dict:
     return yaml.safe_load(Path(path).read_text())
+
+
+def canonical(value):
+    """``value`` with every dict's keys sorted, recursively (lists keep their order).
+
+    Snakemake compares a rule's params by their printed form: the same dict
+    in another key order would count as changed and rerun the rule.
+    """
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value

@@ -1,4 +1,10 @@
-"""The report's figures, drawn with seaborn from the aggregated tables."""
+"""The report's figures, drawn with seaborn from the workflow's tables.
+
+One function per figure of ``gapstudy.registry.FIGURES``, called as
+``name(*tables, path=..., intervals=...)``: the tables its registry entry
+lists, in that order; ``intervals`` is the config's interval settings
+(level, resamples, seed), so that every band and bar is the tables' interval.
+"""
 
 from __future__ import annotations
 
@@ -11,28 +17,24 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-# The user's colours: PyTorch blue, Keras brown (Keras on PyTorch green); as_posted darkest,
-# further variants lighter.
-FRAMEWORK_PALETTES = {"torch": "Blues_r", "keras": "YlOrBr_r", "keras_torch": "Greens_r"}
-FRAMEWORK_ORDER = tuple(FRAMEWORK_PALETTES)
-SEED = 0  # seaborn's bootstrap for bands, so that figures are reproducible
+from gapstudy import stats  # noqa: E402
+from gapstudy.registry import FRAMEWORKS  # noqa: E402
+
+# Each framework's palette (registry): as_posted darkest, further variants lighter.
+FRAMEWORK_ORDER = tuple(FRAMEWORKS)
 
 
-def t_interval(values, level: float = 0.95) -> tuple[float, float]:
-    """The t-interval of the mean over seeds, for per-epoch bands.
+def band(intervals: dict):
+    """seaborn's ``errorbar`` for a mean over seeds: the tables' interval (``stats.mean_ci``)."""
+    settings = dict(intervals)
 
-    A bootstrap per epoch (hundreds of points per figure) cost most of the
-    figure jobs' time; the closed form gives the same band for near-normal
-    losses at a fraction of it.
-    """
-    from scipy import stats
+    def interval(values):
+        values = np.asarray(values, dtype=float)
+        low, high = stats.mean_ci(values, **settings)
+        mean = float(np.mean(values))
+        return (mean, mean) if np.isnan(low) else (low, high)
 
-    values = np.asarray(values, dtype=float)
-    mean = values.mean()
-    if len(values) < 2:
-        return mean, mean
-    half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-    return mean - half, mean + half
+    return interval
 
 
 def label(df: pd.DataFrame) -> pd.Series:
@@ -51,7 +53,7 @@ def palette(labels) -> dict:
     for framework in FRAMEWORK_ORDER:
         names = [n for n in run_order(labels) if n.split("/")[0] == framework]
         # Skip the palette's palest third so that every line stays visible on white.
-        shades = sns.color_palette(FRAMEWORK_PALETTES[framework], int(len(names) * 1.5) + 1)
+        shades = sns.color_palette(FRAMEWORKS[framework].palette, int(len(names) * 1.5) + 1)
         colours.update(zip(names, shades))
     return colours
 
@@ -61,8 +63,8 @@ def _save(fig, path):
     plt.close(fig)
 
 
-def loss_curves(epochs: pd.DataFrame, path) -> None:
-    """The user's first figure over all seeds: train solid, validation dashed, mean and 95 % t-interval."""
+def loss_curves(epochs: pd.DataFrame, path, intervals: dict) -> None:
+    """The user's first figure over all seeds: train solid, validation dashed, mean and its interval."""
     long = epochs.assign(run=label(epochs)).melt(
         id_vars=["run", "device", "seed", "epoch"],
         value_vars=["train_loss", "val_loss_user"],
@@ -72,7 +74,7 @@ def loss_curves(epochs: pd.DataFrame, path) -> None:
     long["curve"] = long["curve"].map({"train_loss": "train", "val_loss_user": "validation"})
     grid = sns.relplot(
         data=long, x="epoch", y="loss", hue="run", style="curve", col="device",
-        kind="line", errorbar=t_interval,
+        kind="line", errorbar=band(intervals),
         dashes={"train": "", "validation": (4, 2)}, palette=palette(long["run"]),
         height=4, aspect=1.4,
     )
@@ -83,7 +85,7 @@ def loss_curves(epochs: pd.DataFrame, path) -> None:
     _save(grid.figure, path)
 
 
-def predicted_vs_true(predictions: pd.DataFrame, path) -> None:
+def predicted_vs_true(predictions: pd.DataFrame, path, intervals: dict) -> None:
     """The user's second figure: every seed's validation predictions against the truth."""
     data = predictions.assign(run=label(predictions))
     grid = sns.relplot(
@@ -97,9 +99,10 @@ def predicted_vs_true(predictions: pd.DataFrame, path) -> None:
     _save(grid.figure, path)
 
 
-def mse_per_variant(runs: pd.DataFrame, path) -> None:
-    """Validation MSE of every run (a point per seed) with the mean and its 95 % CI."""
+def mse_per_variant(runs: pd.DataFrame, summary: pd.DataFrame, path, intervals: dict) -> None:
+    """Validation MSE of every run (a point per seed) with the mean and its CI from the summary table."""
     data = runs.assign(run=label(runs))
+    means = summary.assign(run=label(summary))
     order = run_order(data["run"])
     fig, axes = plt.subplots(
         1, data["device"].nunique(), figsize=(1.2 * len(order) + 2, 4.5), squeeze=False
@@ -107,9 +110,12 @@ def mse_per_variant(runs: pd.DataFrame, path) -> None:
     for ax, (device, group) in zip(axes.flat, data.groupby("device")):
         sns.stripplot(data=group, x="run", y="val_mse", hue="run", order=order,
                       palette=palette(order), alpha=0.6, ax=ax, legend=False)
-        sns.pointplot(data=group, x="run", y="val_mse", order=order, color="black",
-                      errorbar=("ci", 95), n_boot=1000, seed=SEED, linestyle="none",
-                      marker="_", markersize=20, ax=ax)
+        rows = means[means["device"] == device].set_index("run")
+        shown = [i for i, name in enumerate(order) if name in rows.index]
+        row = rows.loc[[order[i] for i in shown]]
+        ax.errorbar(shown, row["val_mse_mean"], yerr=[row["val_mse_mean"] - row["val_mse_ci_low"],
+                                                      row["val_mse_ci_high"] - row["val_mse_mean"]],
+                    fmt="_", color="black", markersize=20, capsize=0, zorder=3)
         ax.set_yscale("log")
         ax.set_title(f"device = {device}")
         ax.set_xlabel("framework/variant")
@@ -119,7 +125,7 @@ def mse_per_variant(runs: pd.DataFrame, path) -> None:
     _save(fig, path)
 
 
-def run_time(runs: pd.DataFrame, path) -> None:
+def run_time(runs: pd.DataFrame, path, intervals: dict) -> None:
     """Wall time of each training job, per framework and variant."""
     data = runs.assign(run=label(runs))
     order = run_order(data["run"])
@@ -136,7 +142,7 @@ def run_time(runs: pd.DataFrame, path) -> None:
     _save(fig, path)
 
 
-def attribution_forest(attribution: pd.DataFrame, path) -> None:
+def attribution_forest(attribution: pd.DataFrame, path, intervals: dict) -> None:
     """Share of the posted gap each switch closes (applied) or reopens (reverted), with its CI."""
     data = attribution.dropna(subset=["share_of_gap"]).copy()
     data["label"] = data["variant"] + "\n" + data["switches"].str.replace("; ", "\n")
@@ -160,7 +166,7 @@ def attribution_forest(attribution: pd.DataFrame, path) -> None:
     _save(fig, path)
 
 
-def equivalence(table: pd.DataFrame, path) -> None:
+def equivalence(table: pd.DataFrame, path, intervals: dict) -> None:
     """Each variant's (1 − 2α) CI of the log MSE ratio to the reference against the declared margin."""
     data = table.dropna(subset=["log_ratio"]).copy()
     data["label"] = data["framework"] + "/" + data["variant"] + " (" + data["device"] + ")"
@@ -180,7 +186,7 @@ def equivalence(table: pd.DataFrame, path) -> None:
     _save(fig, path)
 
 
-def learning_curves_by_variant(epochs: pd.DataFrame, path) -> None:
+def learning_curves_by_variant(epochs: pd.DataFrame, path, intervals: dict) -> None:
     """Full-set validation MSE per epoch for every variant, one panel each, over the two posted runs."""
     data = epochs.assign(run=label(epochs))
     posted = data[data["variant"] == "as_posted"]
@@ -194,7 +200,7 @@ def learning_curves_by_variant(epochs: pd.DataFrame, path) -> None:
         sns.lineplot(data=posted, x="epoch", y="val_mse", hue="run", palette=colours, errorbar=None,
                      ax=ax, legend=False, linestyle=":")
         sns.lineplot(data=data[data["variant"] == variant], x="epoch", y="val_mse", style="framework",
-                     color="black", errorbar=t_interval, ax=ax, legend=True)
+                     color="black", errorbar=band(intervals), ax=ax, legend=True)
         ax.set_title(variant, fontsize=9)
         ax.set_yscale("log")
         ax.legend(fontsize=6)
@@ -205,12 +211,15 @@ def learning_curves_by_variant(epochs: pd.DataFrame, path) -> None:
     _save(fig, path)
 
 
-def lockstep_drift(steps: dict, summary: pd.DataFrame, path) -> None:
-    """Largest parameter difference between the frameworks after each step, one line per pair."""
+def lockstep_drift(steps: pd.DataFrame, summary: pd.DataFrame, path, intervals: dict) -> None:
+    """Largest parameter difference between the frameworks after each step, one line per pair.
+
+    ``steps``: every step of every pair (column ``pair``); ``summary``: the lock-step table.
+    """
     fig, ax = plt.subplots(figsize=(8, 4.5))
     pairs = summary.set_index("pair")
     floor = np.finfo(np.float32).tiny  # a log axis cannot show 0 (identical weights)
-    for pair, table in steps.items():
+    for pair, table in steps.groupby("pair", sort=True):
         row = pairs.loc[pair]
         ax.plot(table["step"], table["max_abs_diff"].clip(lower=floor), lw=1,
                 label=f"{pair}: torch/{row['torch']} vs keras/{row['keras']}")
@@ -222,7 +231,7 @@ def lockstep_drift(steps: dict, summary: pd.DataFrame, path) -> None:
     _save(fig, path)
 
 
-def determinism(repeats: pd.DataFrame, devices: pd.DataFrame, path) -> None:
+def determinism(repeats: pd.DataFrame, devices: pd.DataFrame, path, intervals: dict) -> None:
     """Left: runs trained twice that repeated bit for bit, per job. Right: CPU against GPU, where one ran."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, max(3.0, 0.3 * len(repeats) + 1.5)))
     jobs = repeats.assign(job=repeats["framework"] + "/" + repeats["variant"] + " on " + repeats["device"])

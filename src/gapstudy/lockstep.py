@@ -188,3 +188,15 @@ def summarise(steps, tolerance: float) -> dict:
         "max_abs_diff_step": largest["step"],
         "final_max_abs_diff": steps[-1]["max_abs_diff"],
     }
+
+
+def summary_row(result: dict, steps, tolerance: float) -> dict:
+    """One row of the lock-step table: the pair's ``result`` with ``summarise`` of its steps.
+
+    ``steps`` is the pair's steps table (a DataFrame, as the lock-step job
+    wrote it); the tolerance is applied here, not in the job, so that a new
+    tolerance re-reads the steps instead of rerunning them.
+    """
+    head = {key: result[key] for key in ("pair", "torch", "keras", "seed")}
+    rest = {key: value for key, value in result.items() if key not in head}
+    return head | summarise(steps.to_dict("records"), tolerance) | rest

@@ -1,14 +1,10 @@
-"""One training run, end to end: load data, train, score, write the record.
-
-A run record is one JSON file; its fields are documented in the README
-("What each run writes"). ``RECORD_FORMAT`` changes whenever a field does.
-"""
+"""One training run, end to end: load data, train, score, write the record (``gapstudy.records``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
+import importlib
 import math
 import os
 import shutil
@@ -20,36 +16,33 @@ from pathlib import Path
 
 import numpy as np
 
-from gapstudy import metrics, runtime
+from gapstudy import metrics, runtime, sources
 from gapstudy.data import load_dataset
-from gapstudy.io import atomic_write_json
-
-RECORD_FORMAT = 3
-FRAMEWORKS = ("torch", "keras", "keras_torch")
-KERAS_BACKENDS = {"keras": "tensorflow", "keras_torch": "torch"}
-TORCH_BACKED = ("torch", "keras_torch")  # frameworks whose thread pools and kernels are PyTorch's
+from gapstudy.records import RECORD_FORMAT, load_record, save_record
+from gapstudy.registry import FRAMEWORKS
 
 
 def _trainer(framework: str):
-    if framework == "torch":
-        from gapstudy import train_torch
+    """The framework's ``train`` function, from its registry entry's trainer module.
 
-        return train_torch.train
-    if framework in KERAS_BACKENDS:
-        backend = KERAS_BACKENDS[framework]
+    Imported by name, so that a rule's code hash (``gapstudy.sources``) holds
+    the trainer of its own framework only.
+    """
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"unknown framework {framework!r}; known: {', '.join(FRAMEWORKS)}")
+    spec = FRAMEWORKS[framework]
+    if spec.family == "keras":
+        backend = spec.backend
         if "keras" in sys.modules and sys.modules["keras"].backend.backend() != backend:
             raise RuntimeError(f"{framework} needs Keras on {backend}, but this process imported Keras on "
                                f"{sys.modules['keras'].backend.backend()}; run it in its own process")
         os.environ["KERAS_BACKEND"] = backend  # read once, when Keras is first imported
-        from gapstudy import train_keras
-
-        return train_keras.train
-    raise ValueError(f"unknown framework {framework!r}; known: {', '.join(FRAMEWORKS)}")
+    return importlib.import_module(spec.trainer).train
 
 
 def configure_threads(framework: str, threads: int) -> None:
     """Set the framework's own pools too: env variables alone miss some of them."""
-    if framework in TORCH_BACKED:
+    if FRAMEWORKS[framework].torch_backed:
         import torch
 
         torch.set_num_threads(threads)
@@ -74,19 +67,24 @@ def configure_determinism(framework: str) -> None:
     the posted model; ``keras.utils.set_random_seed`` for Python, NumPy and
     TensorFlow). On CPU these settings change no number of this model.
     """
-    if framework in TORCH_BACKED:
+    if FRAMEWORKS[framework].torch_backed:
         import torch
 
         torch.use_deterministic_algorithms(True)
-    if framework == "keras":
+    if FRAMEWORKS[framework].backend == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
 
 
 def run_identity(framework: str, variant: str, seed: int, device: str, switches: dict, hp: dict,
-                 threads: int, dataset_manifest: Path) -> dict:
-    """What makes a run the run it is: a kept record that has all of it may stand in for a new run."""
+                 threads: int, dataset_manifest: Path, code_sha256: str = "") -> dict:
+    """What makes a run the run it is: a kept record that has all of it may stand in for a new run.
+
+    ``code_sha256`` is the hash of the code the job runs (its rule's ``code``
+    param, ``gapstudy.sources.code_sha256``): a record kept by older code is
+    not reused.
+    """
     return {
         "format": RECORD_FORMAT,
         "framework": framework,
@@ -98,6 +96,7 @@ def run_identity(framework: str, variant: str, seed: int, device: str, switches:
         "threads": threads,
         "dataset_sha256": hashlib.sha256(Path(dataset_manifest).read_bytes()).hexdigest(),
         "versions": runtime.versions(),
+        "code_sha256": code_sha256,
     }
 
 
@@ -111,6 +110,7 @@ def train_run(
     dataset_npz: Path,
     dataset_manifest: Path,
     threads: int = 1,
+    code_sha256: str = "",
     log=print,
 ) -> dict:
     """Train one (framework, variant, seed, device) and return its full record."""
@@ -143,7 +143,8 @@ def train_run(
     )
     record = {
         "status": "finished",
-        **run_identity(framework, variant, seed, device, switches, hp, threads, dataset_manifest),
+        **run_identity(framework, variant, seed, device, switches, hp, threads, dataset_manifest, code_sha256),
+        "code": sources.identity(),
         "device_name": result["device_name"] or runtime.cpu_name(),
         **scores,
         "diverged": diverged_epoch is not None or not math.isfinite(scores["val_mse"]),
@@ -243,7 +244,8 @@ def train_runs(framework: str, variant: str, switches: dict, seeds, outputs, rep
         record = None
         if kept:
             record = resumable(kept, run_identity(framework, variant, seed, kwargs["device"], switches,
-                                                  kwargs["hp"], kwargs.get("threads", 1), kwargs["dataset_manifest"]))
+                                                  kwargs["hp"], kwargs.get("threads", 1), kwargs["dataset_manifest"],
+                                                  kwargs.get("code_sha256", "")))
         if record is not None:
             log(f"seed {seed}: reusing the finished run kept in {kept}")
         else:
@@ -267,20 +269,3 @@ def train_runs(framework: str, variant: str, switches: dict, seeds, outputs, rep
     if resume_dir:
         shutil.rmtree(resume_dir, ignore_errors=True)
 
-
-def save_record(record: dict, path: Path) -> None:
-    atomic_write_json(path, record)
-
-
-def load_record(path: Path) -> dict:
-    """Read a run record, refusing one from another format or a truncated file."""
-    try:
-        record = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not a complete run record ({error}); delete it and rerun") from error
-    if record.get("format") != RECORD_FORMAT:
-        raise ValueError(
-            f"{path}: run record format {record.get('format')!r}, expected {RECORD_FORMAT}; "
-            "delete it and rerun"
-        )
-    return record

@@ -76,3 +76,17 @@ def all_distributions() -> dict:
             if dist.metadata["Name"]
         )
     )
+
+
+def environment() -> dict:
+    """This machine's Python, platform, devices and every installed distribution, and the workflow's code."""
+    from gapstudy import sources
+
+    found = versions()
+    return {
+        "python": found["python"],
+        "platform": found["platform"],
+        "devices_available": available_devices(),
+        "distributions": all_distributions(),
+        "code": sources.identity(),
+    }

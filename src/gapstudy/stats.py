@@ -52,6 +52,15 @@ def bootstrap_ci(samples, statistic, level: float, resamples: int, seed: int) ->
     return point, point
 
 
+def mean_ci(values, level: float, resamples: int, seed: int) -> tuple[float, float]:
+    """The interval of a mean over seeds that every table and figure of the study uses.
+
+    ``values``: shape (n,), one value per seed. The summary table and the
+    figures' bands both call this, so that they agree.
+    """
+    return bootstrap_ci([values], _mean, level, resamples, seed)
+
+
 def _mean(x, axis=-1):
     return np.mean(x, axis=axis)
 
@@ -76,9 +85,7 @@ def summarise(runs: pd.DataFrame, level: float, resamples: int, seed: int) -> pd
             values = finite[metric].to_numpy(dtype=float)
             row[f"{metric}_mean"] = float(np.mean(values)) if len(values) else float("nan")
             row[f"{metric}_median"] = float(np.median(values)) if len(values) else float("nan")
-            row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = bootstrap_ci(
-                [values], _mean, level, resamples, seed
-            )
+            row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = mean_ci(values, level, resamples, seed)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -252,3 +259,21 @@ def attribution(runs: pd.DataFrame, variants: dict, reference: dict, level: floa
                 groups, lambda p, r, v, b, axis=-1: _share(p, r, v, b, revert, axis), level, resamples, seed)
         rows.append(row)
     return pd.DataFrame(rows, columns=ATTRIBUTION_COLUMNS)
+
+
+def tables(runs: pd.DataFrame, reference: dict, statistics: dict, variants: dict,
+           training: dict) -> dict[str, pd.DataFrame]:
+    """Every table of the statistics rule, from the runs table and the config's slices it reads.
+
+    ``statistics`` is the config's ``statistics`` section; ``variants`` maps
+    each variant to its ``baseline`` and ``switches``.
+    """
+    settings = dict(level=statistics["confidence_level"], resamples=statistics["bootstrap_resamples"],
+                    seed=statistics["bootstrap_seed"])
+    return {
+        "summary": summarise(runs, **settings),
+        "comparison": compare(runs, reference, **settings),
+        "equivalence": equivalence(runs, reference, margin=statistics["equivalence_margin"],
+                                   alpha=statistics["equivalence_alpha"]),
+        "attribution": attribution(runs, variants, reference, **settings, training=training),
+    }

@@ -4,20 +4,22 @@ rule aggregate:
         npz=rules.dataset.output.npz,
         manifest=rules.dataset.output.manifest,
     output:
-        runs="results/tables/runs.csv",
-        epochs="results/tables/epochs.csv",
-        predictions="results/tables/predictions.csv",
-        timings="results/tables/timings.csv",
-        missing="results/tables/missing.csv",
+        runs=reg.table("runs"),
+        epochs=reg.table("epochs"),
+        predictions=reg.table("predictions"),
+        timings=reg.table("timings"),
+        missing=reg.table("missing"),
+        incomplete=reg.table("incomplete"),
     log:
-        "logs/aggregate.log",
+        reg.log("aggregate"),
     benchmark:
-        "results/benchmarks/aggregate.tsv"
+        reg.benchmark("aggregate")
     conda:
         "../envs/analysis.yaml"
     params:
         records=run_records(),
-        partial=config.get("partial_results", False),
+        partial=bool(config.get("partial_results", False)),
+        code=code("aggregate.py"),
     script:
         "../scripts/aggregate.py"
 
@@ -26,29 +28,43 @@ rule statistics:
     input:
         runs=rules.aggregate.output.runs,
     output:
-        summary="results/tables/summary.csv",
-        comparison="results/tables/comparison.csv",
-        equivalence="results/tables/equivalence.csv",
-        attribution="results/tables/attribution.csv",
+        summary=reg.table("summary"),
+        comparison=reg.table("comparison"),
+        equivalence=reg.table("equivalence"),
+        attribution=reg.table("attribution"),
     log:
-        "logs/statistics.log",
+        reg.log("statistics"),
     benchmark:
-        "results/benchmarks/statistics.tsv"
+        reg.benchmark("statistics")
     conda:
         "../envs/analysis.yaml"
+    params:
+        reference=canonical(config["reference"]),
+        statistics=canonical(config["statistics"]),
+        # Attribution compares each variant with its baseline, switch by switch.
+        variants=canonical(
+            {
+                name: {k: spec.get(k) for k in ("baseline", "switches")}
+                for name, spec in config["variants"].items()
+            }
+        ),
+        training=canonical(config["training"]),
+        code=code("statistics.py"),
     script:
         "../scripts/statistics.py"
 
 
 rule environment:
     output:
-        "results/environment.json",
+        reg.ENVIRONMENT,
     log:
-        "logs/environment.log",
+        reg.log("environment"),
     benchmark:
-        "results/benchmarks/environment.tsv"
+        reg.benchmark("environment")
     conda:
         "../envs/train.yaml"
+    params:
+        code=code("environment.py"),
     script:
         "../scripts/environment.py"
 
@@ -58,19 +74,15 @@ rule determinism:
         runs=rules.aggregate.output.runs,
         predictions=rules.aggregate.output.predictions,
     output:
-        repeats="results/tables/determinism.csv",
-        devices="results/tables/devices.csv",
-        figure=report(
-            "results/figures/determinism.png",
-            caption="../../report/determinism_figure.rst",
-            category=RQ5,
-            labels={"figure": "repeatability and devices"},
-        ),
+        repeats=reg.table("determinism"),
+        devices=reg.table("devices"),
     log:
-        "logs/determinism.log",
+        reg.log("determinism"),
     benchmark:
-        "results/benchmarks/determinism.tsv"
+        reg.benchmark("determinism")
     conda:
         "../envs/analysis.yaml"
+    params:
+        code=code("determinism.py"),
     script:
         "../scripts/determinism.py"

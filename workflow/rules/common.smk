@@ -1,15 +1,29 @@
-import sys
+# Helpers of the rules. Every name (framework, device, figure, table, path)
+# comes from the installed package's registry (gapstudy.registry); every
+# config slice a rule reads is one of its params, in canonical (sorted) form,
+# and every rule's params hold the hash of the code it runs (gapstudy.sources).
+
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-
 from gapstudy import config as study_config
+from gapstudy import registry as reg
+from gapstudy import sources
+from gapstudy.registry import FIGURES, FRAMEWORKS, PAGES
 from gapstudy.runtime import available_devices
 from gapstudy.variants import resolve as resolve_switches
 
+canonical = study_config.canonical
+
 # Checked before any job: a bad key stops here with a message naming it.
 try:
-    config = study_config.validate(config, check_available=False)
+    config = study_config.validate(
+        config,
+        check_available=False,
+        schema_path=Path(workflow.basedir)
+        / "workflow"
+        / "schemas"
+        / "config.schema.yaml",
+    )
 except study_config.ConfigError as error:
     raise WorkflowError(str(error)) from None
 
@@ -38,83 +52,131 @@ localrules:
     determinism,
     figure,
     lockstep_table,
-    report_pages,
+    page,
+    answer,
+    provenance,
     runtime,
 
 
 RUNS = study_config.runs(config)
-LOCKSTEP_PAIRS = list((config.get("lockstep") or {}).get("pairs", {}))
-
-# Report categories, in the order the report lists them (alphabetical).
-RQ1 = "Research question 1: reproduce the gap"
-RQ2 = "Research question 2: which causes explain it"
-RQ3 = "Research question 3: is the fix equivalent"
-RQ4 = "Research question 4: step by step"
-RQ5 = "Research question 5: devices and determinism"
-PROVENANCE = "Software, devices and run time"
+LOCKSTEP_PAIRS = sorted((config.get("lockstep") or {}).get("pairs", {}))
+# The report's figures and tables this config makes (lock-step ones only with pairs).
+FIGURE_NAMES = [
+    f.name for f in FIGURES.values() if LOCKSTEP_PAIRS or not f.needs_lockstep
+]
+PAGE_NAMES = [
+    p.name
+    for p in PAGES.values()
+    if p.table and (LOCKSTEP_PAIRS or not p.needs_lockstep)
+]
 
 
 wildcard_constraints:
-    framework="|".join(study_config.FRAMEWORK_DEVICES),
+    framework="|".join(FRAMEWORKS),
     variant="|".join(config["variants"]),
-    device="|".join(study_config.ALL_DEVICES),
+    device="|".join(reg.DEVICES),
     pair="|".join(LOCKSTEP_PAIRS) or "(?!)",
+    figure="|".join(FIGURES),
+    page="|".join(PAGES),
 
 
-def run_records(wildcards=None):
-    """Every seed's record, inside the training jobs' directories."""
-    return [
-        "results/runs/{framework}/{variant}/{device}/seed{seed}.json".format(**run)
-        for run in RUNS
-    ]
+def code(script, *modules):
+    """The hash of ``workflow/scripts/<script>`` and of every package module it reaches.
+
+    A param, so that an edit of a module reruns the rules that run it
+    (README, "When results are rebuilt").
+    """
+    path = Path(workflow.basedir) / "workflow" / "scripts" / script
+    return sources.code_sha256(str(path), *modules)
 
 
-def train_jobs(wildcards=None):
-    """The training jobs' output directories, one per framework, variant and device."""
-    return sorted(
-        {"results/runs/{framework}/{variant}/{device}".format(**run) for run in RUNS}
-    )
+def train_code(wildcards):
+    """A training job runs its own framework's trainer, not the others'."""
+    return code("train.py", FRAMEWORKS[wildcards.framework].trainer)
 
 
 def job_seeds(wildcards):
     return study_config.seeds(config, wildcards.framework)
 
 
-# Per-run cost relative to a PyTorch run (measured, CPU): Keras ~6, Keras on PyTorch ~25.
-RUN_COST = {"torch": 1, "keras": 6, "keras_torch": 25}
+def job_records(wildcards):
+    """The records one training job writes, one per seed, inside its output directory."""
+    return [
+        reg.record(wildcards.framework, wildcards.variant, wildcards.device, seed)
+        for seed in job_seeds(wildcards)
+    ]
+
+
+def run_records(wildcards=None):
+    """Every seed's record, inside the training jobs' directories (sorted: a param)."""
+    return sorted(
+        reg.record(r["framework"], r["variant"], r["device"], r["seed"]) for r in RUNS
+    )
+
+
+def train_jobs(wildcards=None):
+    """The training jobs' output directories, one per framework, variant and device."""
+    return sorted({reg.RECORDS.format(**run) for run in RUNS})
 
 
 def train_priority(wildcards):
     """Longest jobs first, so that none is left running alone at the end of a local run."""
-    return RUN_COST[wildcards.framework] * len(job_seeds(wildcards))
+    return FRAMEWORKS[wildcards.framework].run_cost * len(job_seeds(wildcards))
 
 
 def switches(wildcards):
     """Every switch of the run's framework: the variant's, else the posted default."""
-    return resolve_switches(
-        config["variants"][wildcards.variant].get("switches"),
-        wildcards.framework,
-        config["training"],
+    return canonical(
+        resolve_switches(
+            config["variants"][wildcards.variant].get("switches"),
+            wildcards.framework,
+            config["training"],
+        )
     )
 
 
 def lockstep_switches(wildcards, framework):
     """The resolved switches of the variant a lock-step pair runs in ``framework``."""
     variant = config["lockstep"]["pairs"][wildcards.pair][framework]
-    return resolve_switches(
-        config["variants"][variant].get("switches"), framework, config["training"]
+    return canonical(
+        resolve_switches(
+            config["variants"][variant].get("switches"), framework, config["training"]
+        )
     )
 
 
 def lockstep_outputs(wildcards=None):
-    """The lock-step table, page and figure, where the config asks for lock-step pairs."""
-    if not LOCKSTEP_PAIRS:
-        return []
-    return [
-        "results/tables/lockstep.csv",
-        "results/report/lockstep.html",
-        "results/figures/lockstep_drift.png",
-    ]
+    """The lock-step table, where the config asks for lock-step pairs."""
+    return [reg.table("lockstep")] if LOCKSTEP_PAIRS else []
+
+
+def intervals():
+    """How every interval of the tables and figures is computed (config key statistics)."""
+    s = config["statistics"]
+    return canonical(
+        {
+            "level": s["confidence_level"],
+            "resamples": s["bootstrap_resamples"],
+            "seed": s["bootstrap_seed"],
+        }
+    )
+
+
+def level_percent():
+    return f"{100 * config['statistics']['confidence_level']:g}"
+
+
+def front_page_config():
+    """What the front page reads of the config: not the descriptions, not the paths."""
+    keys = ("dataset", "devices", "reference")
+    sliced = {k: config[k] for k in keys if k in config}
+    sliced["statistics"] = config["statistics"]
+    sliced["training"] = config["training"]
+    sliced["variants"] = {
+        name: {k: v for k, v in spec.items() if k != "description"}
+        for name, spec in config["variants"].items()
+    }
+    return canonical(sliced)
 
 
 def gpus(wildcards):
@@ -129,19 +191,12 @@ def gpu_model(wildcards):
 
 def benchmark_files(wildcards=None):
     """Every benchmark file the jobs before the run-time table write."""
-    root = "results/benchmarks"
-    singles = [
-        f"{root}/{rule}.tsv"
-        for rule in ("dataset", "environment", "aggregate", "statistics", "determinism")
-    ]
-    figures = [f"{root}/figure/{name}.tsv" for name in FIGURES]
+    singles = ["dataset", "environment", "aggregate", "statistics", "determinism"]
+    figures = [f"figure/{name}" for name in FIGURE_NAMES]
     jobs = sorted(
-        {
-            "{root}/train/{framework}/{variant}/{device}.tsv".format(root=root, **run)
-            for run in RUNS
-        }
+        {"train/{framework}/{variant}/{device}".format(**run) for run in RUNS}
     )
-    lockstep = [f"{root}/lockstep/{pair}.tsv" for pair in LOCKSTEP_PAIRS]
+    lockstep = [f"lockstep/{pair}" for pair in LOCKSTEP_PAIRS]
     if LOCKSTEP_PAIRS:
-        lockstep.append(f"{root}/lockstep_table.tsv")
-    return singles + figures + jobs + lockstep
+        lockstep.append("lockstep_table")
+    return [reg.benchmark(job) for job in singles + figures + jobs + lockstep]

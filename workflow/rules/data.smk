@@ -1,14 +1,15 @@
 rule dataset:
     output:
-        npz="results/data/dataset.npz",
-        manifest="results/data/manifest.json",
+        npz=reg.DATASET,
+        manifest=reg.MANIFEST,
     log:
-        "logs/dataset.log",
+        reg.log("dataset"),
     benchmark:
-        "results/benchmarks/dataset.tsv"
+        reg.benchmark("dataset")
     conda:
         "../envs/analysis.yaml"
     params:
-        dataset=config["dataset"],
+        dataset=canonical(config["dataset"]),
+        code=code("make_dataset.py"),
     script:
         "../scripts/make_dataset.py"

@@ -1,35 +1,28 @@
-# name: (table it is drawn from, report category)
-FIGURES = {
-    "loss_curves": (rules.aggregate.output.epochs, RQ1),
-    "predicted_vs_true": (rules.aggregate.output.predictions, RQ1),
-    "mse_per_variant": (rules.aggregate.output.runs, RQ1),
-    "attribution_forest": (rules.statistics.output.attribution, RQ2),
-    "learning_curves_by_variant": (rules.aggregate.output.epochs, RQ2),
-    "equivalence": (rules.statistics.output.equivalence, RQ3),
-    "run_time": (rules.aggregate.output.timings, PROVENANCE),
-}
+# One job per figure of the registry (gapstudy.registry.FIGURES): the tables
+# it is drawn from, its caption, its place in the report.
 
 
 rule figure:
     input:
-        lambda wc: FIGURES[wc.figure][0],
+        tables=lambda wc: [reg.table(t) for t in FIGURES[wc.figure].tables],
     output:
         report(
-            "results/figures/{figure}.png",
-            caption="../../report/figure.rst",
-            category=lambda wc: FIGURES[wc.figure][1],
-            subcategory="Figures",
+            reg.figure("{figure}"),
+            caption="../../report/caption.rst",
+            category=lambda wc: FIGURES[wc.figure].category,
+            subcategory=lambda wc: FIGURES[wc.figure].subcategory,
             labels=lambda wc: {"figure": wc.figure.replace("_", " ")},
         ),
     log:
-        "logs/figures/{figure}.log",
+        reg.log("figures/{figure}"),
     benchmark:
-        "results/benchmarks/figure/{figure}.tsv"
-    wildcard_constraints:
-        figure="|".join(FIGURES),
+        reg.benchmark("figure/{figure}")
     conda:
         "../envs/analysis.yaml"
     params:
         figure=lambda wc: wc.figure,
+        caption=lambda wc: FIGURES[wc.figure].caption.format(level=level_percent()),
+        intervals=intervals(),
+        code=code("figure.py"),
     script:
         "../scripts/figure.py"

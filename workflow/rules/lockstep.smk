@@ -3,53 +3,45 @@ rule lockstep:
         npz=rules.dataset.output.npz,
         manifest=rules.dataset.output.manifest,
     output:
-        steps="results/lockstep/{pair}/steps.csv",
-        summary="results/lockstep/{pair}/summary.json",
-        initial_weights="results/lockstep/{pair}/initial_weights.npz",
-        batch_orders="results/lockstep/{pair}/batch_orders.npy",
+        steps=reg.LOCKSTEP.replace("{name}", "steps.csv"),
+        result=reg.LOCKSTEP.replace("{name}", "result.json"),
+        initial_weights=reg.LOCKSTEP.replace("{name}", "initial_weights.npz"),
+        batch_orders=reg.LOCKSTEP.replace("{name}", "batch_orders.npy"),
     log:
-        "logs/lockstep/{pair}.log",
+        reg.log("lockstep/{pair}"),
     benchmark:
-        "results/benchmarks/lockstep/{pair}.tsv"
+        reg.benchmark("lockstep/{pair}")
     conda:
         "../envs/train.yaml"
     threads: config["threads_per_job"]
     params:
-        pair=lambda wc: config["lockstep"]["pairs"][wc.pair],
+        pair=lambda wc: canonical(config["lockstep"]["pairs"][wc.pair]),
         torch_switches=lambda wc: lockstep_switches(wc, "torch"),
         keras_switches=lambda wc: lockstep_switches(wc, "keras"),
-        hyperparameters=config["training"],
-        seed=lambda wc: config["lockstep"]["seed"],
-        tolerance=lambda wc: config["lockstep"]["tolerance"],
+        hyperparameters=canonical(config["training"]),
+        seed=config["lockstep"]["seed"] if LOCKSTEP_PAIRS else None,
+        threads_per_job=config["threads_per_job"],
+        code=code("lockstep.py"),
     script:
         "../scripts/lockstep.py"
 
 
 rule lockstep_table:
     input:
-        summaries=expand(rules.lockstep.output.summary, pair=LOCKSTEP_PAIRS),
+        results=expand(rules.lockstep.output.result, pair=LOCKSTEP_PAIRS),
         steps=expand(rules.lockstep.output.steps, pair=LOCKSTEP_PAIRS),
     output:
-        table="results/tables/lockstep.csv",
-        html=report(
-            "results/report/lockstep.html",
-            caption="../../report/lockstep.rst",
-            category=RQ4,
-            labels={"table": "lock-step: first step apart, largest difference"},
-        ),
-        figure=report(
-            "results/figures/lockstep_drift.png",
-            caption="../../report/lockstep_drift.rst",
-            category=RQ4,
-            labels={"figure": "lock-step drift over steps"},
-        ),
+        table=reg.table("lockstep"),
+        steps=reg.table("lockstep_steps"),
     log:
-        "logs/lockstep_table.log",
+        reg.log("lockstep_table"),
     benchmark:
-        "results/benchmarks/lockstep_table.tsv"
+        reg.benchmark("lockstep_table")
     conda:
         "../envs/analysis.yaml"
     params:
         pairs=LOCKSTEP_PAIRS,
+        tolerance=config["lockstep"]["tolerance"] if LOCKSTEP_PAIRS else None,
+        code=code("lockstep_table.py"),
     script:
         "../scripts/lockstep_table.py"

@@ -1,108 +1,98 @@
-rule report_pages:
+# The report's pages: one job per table page of the registry
+# (gapstudy.registry.PAGES), the front page, provenance and run time.
+
+
+rule page:
+    input:
+        table=lambda wc: reg.table(PAGES[wc.page].table),
+    output:
+        report(
+            reg.page("{page}"),
+            caption="../../report/caption.rst",
+            category=lambda wc: PAGES[wc.page].category,
+            subcategory=lambda wc: PAGES[wc.page].subcategory or None,
+            labels=lambda wc: {"table": PAGES[wc.page].title},
+        ),
+    log:
+        reg.log("pages/{page}"),
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        title=lambda wc: PAGES[wc.page].title,
+        caption=lambda wc: PAGES[wc.page].caption.format(level=level_percent()),
+        code=code("page.py"),
+    script:
+        "../scripts/page.py"
+
+
+rule answer:
     input:
         runs=rules.aggregate.output.runs,
         timings=rules.aggregate.output.timings,
-        missing=rules.aggregate.output.missing,
+        incomplete=rules.aggregate.output.incomplete,
         summary=rules.statistics.output.summary,
         comparison=rules.statistics.output.comparison,
         equivalence=rules.statistics.output.equivalence,
         attribution=rules.statistics.output.attribution,
         environment=rules.environment.output[0],
-        lockstep=lambda wc: lockstep_outputs()[:1],
+        lockstep=lockstep_outputs(),
         repeats=rules.determinism.output.repeats,
         devices=rules.determinism.output.devices,
     output:
-        answer="results/report/answer.rst",
-        provenance="results/report/provenance.json",
-        summary_html=report(
-            "results/report/summary.html",
-            caption="../../report/summary.rst",
-            category=RQ1,
-            subcategory="Tables",
-            labels={"table": "summary over seeds"},
-        ),
-        comparison_html=report(
-            "results/report/comparison.html",
-            caption="../../report/comparison.rst",
-            category=RQ1,
-            subcategory="Tables",
-            labels={"table": "comparison with the reference"},
-        ),
-        attribution_html=report(
-            "results/report/attribution.html",
-            caption="../../report/attribution.rst",
-            category=RQ2,
-            subcategory="Tables",
-            labels={"table": "share of the gap per switch"},
-        ),
-        equivalence_html=report(
-            "results/report/equivalence.html",
-            caption="../../report/equivalence.rst",
-            category=RQ3,
-            subcategory="Tables",
-            labels={"table": "equivalence tests (TOST)"},
-        ),
-        determinism_html=report(
-            "results/report/determinism.html",
-            caption="../../report/determinism.rst",
-            category=RQ5,
-            labels={"table": "do runs repeat bit for bit"},
-        ),
-        devices_html=report(
-            "results/report/devices.html",
-            caption="../../report/devices.rst",
-            category=RQ5,
-            labels={"table": "the same run on CPU and GPU"},
-        ),
-        runs_html=report(
-            "results/report/runs.html",
-            caption="../../report/runs.rst",
-            category=RQ1,
-            subcategory="Tables",
-            labels={"table": "all runs"},
-        ),
-        missing_html=report(
-            "results/report/missing.html",
-            caption="../../report/missing.rst",
-            category=RQ1,
-            subcategory="Tables",
-            labels={"table": "runs that failed or diverged"},
-        ),
-        provenance_html=report(
-            "results/report/provenance.html",
-            caption="../../report/provenance.rst",
-            category=PROVENANCE,
-            labels={"table": "config, versions, devices, run time"},
-        ),
+        answer=reg.ANSWER,
     log:
-        "logs/report_pages.log",
+        reg.log("answer"),
     conda:
         "../envs/analysis.yaml"
+    params:
+        config=front_page_config(),
+        code=code("answer.py"),
     script:
-        "../scripts/report_pages.py"
+        "../scripts/answer.py"
+
+
+rule provenance:
+    input:
+        runs=rules.aggregate.output.runs,
+        timings=rules.aggregate.output.timings,
+        environment=rules.environment.output[0],
+    output:
+        json=reg.PROVENANCE_JSON,
+        html=report(
+            reg.page("provenance"),
+            caption="../../report/caption.rst",
+            category=reg.PROVENANCE,
+            labels={"table": PAGES["provenance"].title},
+        ),
+    log:
+        reg.log("provenance"),
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        # The page shows the whole config as the workflow read it.
+        config=canonical(config),
+        caption=PAGES["provenance"].caption,
+        code=code("provenance.py"),
+    script:
+        "../scripts/provenance.py"
 
 
 rule runtime:
     input:
-        figures=expand(rules.figure.output, figure=FIGURES),
+        figures=expand(rules.figure.output, figure=FIGURE_NAMES),
         statistics=rules.statistics.output,
         determinism=rules.determinism.output,
         environment=rules.environment.output,
         lockstep=lockstep_outputs(),
     output:
-        table="results/tables/runtime.csv",
-        html=report(
-            "results/report/runtime.html",
-            caption="../../report/runtime.rst",
-            category=PROVENANCE,
-            labels={"table": "run time per rule and framework"},
-        ),
+        table=reg.table("runtime"),
     log:
-        "logs/runtime.log",
+        reg.log("runtime"),
     conda:
         "../envs/analysis.yaml"
     params:
         benchmarks=benchmark_files,
-        root="results/benchmarks",
+        root=reg.BENCHMARKS,
+        code=code("runtime_table.py"),
     script:
         "../scripts/runtime_table.py"

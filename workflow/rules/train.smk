@@ -4,12 +4,12 @@ rule train:
         manifest=rules.dataset.output.manifest,
     output:
         # Every seed in one job (the framework is imported once, not once per seed),
-        # one seed{N}.json each. A directory: how many seeds depends on the framework.
-        runs=directory("results/runs/{framework}/{variant}/{device}"),
+        # one record each. A directory: how many seeds depends on the framework.
+        runs=directory(reg.RECORDS),
     log:
-        "logs/train/{framework}/{variant}/{device}.log",
+        reg.log("train/{framework}/{variant}/{device}"),
     benchmark:
-        "results/benchmarks/train/{framework}/{variant}/{device}.tsv"
+        reg.benchmark("train/{framework}/{variant}/{device}")
     priority: train_priority
     conda:
         "../envs/train.yaml"
@@ -17,12 +17,21 @@ rule train:
     resources:
         gpu=gpus,
         gpu_model=gpu_model,
+        # A resource, not a param: it decides what a *failing* run leaves behind
+        # (a failure record, or a failed job), never what a finished run computes,
+        # so switching it must not retrain finished jobs. Rule aggregate, where it
+        # is a param, refuses failure records while it is false.
+        partial_results=int(config.get("partial_results", False)),
     params:
         seeds=job_seeds,
+        records=job_records,
         # Finished seeds of a job that was killed, kept for its rerun (gapstudy.run.train_runs).
-        resume_dir="results/partial/{framework}/{variant}/{device}",
+        resume_dir=reg.PARTIAL,
         repeat=config.get("repeat_runs", 0),
         switches=switches,
-        hyperparameters=config["training"],
+        hyperparameters=canonical(config["training"]),
+        # Sums in a matmul depend on the thread count: another count, other bits.
+        threads_per_job=config["threads_per_job"],
+        code=train_code,
     script:
         "../scripts/train.py"

@@ -1,13 +1,10 @@
 """Snakemake → gapstudy.aggregate: tidy tables of runs, epochs and predictions."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
-
-from gapstudy.aggregate import tables  # noqa: E402
-from gapstudy.data import load_dataset  # noqa: E402
-from gapstudy.io import atomic_path, open_log  # noqa: E402
+from gapstudy.aggregate import tables
+from gapstudy.data import load_dataset
+from gapstudy.io import atomic_path, open_log
 
 log = open_log(snakemake.log[0])
 dataset = load_dataset(snakemake.input.npz, snakemake.input.manifest)

@@ -1,17 +1,14 @@
-"""Snakemake → gapstudy.figures: draw the figure named by the rule's params."""
+"""Snakemake → gapstudy.figures: draw the figure named by the rule's params from its tables."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
+import pandas as pd
 
-import pandas as pd  # noqa: E402
-
-from gapstudy import figures  # noqa: E402
-from gapstudy.io import atomic_path, open_log  # noqa: E402
+from gapstudy import figures
+from gapstudy.io import atomic_path, open_log
 
 log = open_log(snakemake.log[0])
-table = pd.read_csv(snakemake.input[0])
+tables = [pd.read_csv(path) for path in snakemake.input.tables]
 with atomic_path(Path(snakemake.output[0])) as tmp:
-    getattr(figures, snakemake.params.figure)(table, tmp)
-log(f"drew {snakemake.params.figure} from {len(table)} rows")
+    getattr(figures, snakemake.params.figure)(*tables, path=tmp, intervals=snakemake.params.intervals)
+log(f"drew {snakemake.params.figure} from {', '.join(str(len(t)) for t in tables)} rows")

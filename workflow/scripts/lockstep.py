@@ -2,12 +2,9 @@
 
 import json
 import os
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
-
-from gapstudy.runtime import limit_threads  # noqa: E402
+from gapstudy.runtime import limit_threads
 
 # Before any framework is imported: thread pools are sized on import.
 limit_threads(snakemake.threads)
@@ -50,18 +47,18 @@ result = lockstep.run(
     progress=lambda s: log(f"epoch {s['epoch']:4d}  step {s['step']:6d}  loss torch={s['loss_torch']:.6g} "
                            f"keras={s['loss_keras']:.6g}  max |Δw|={s['max_abs_diff']:.3g}"),
 )
-steps = pd.DataFrame(result["steps"])
+# Every digit, so that the table's summary (rule lockstep_table) reads the very numbers.
 with atomic_path(Path(out.steps)) as tmp:
-    steps.to_csv(tmp, index=False, float_format="%.9g")
+    pd.DataFrame(result["steps"]).to_csv(tmp, index=False, float_format="%.17g")
 summary = {
     "pair": snakemake.wildcards.pair,
-    **params.pair,
+    "torch": params.pair["torch"],
+    "keras": params.pair["keras"],
     "seed": params.seed,
-    **lockstep.summarise(result["steps"], params.tolerance),
     "val_mse_torch": metrics.mse(dataset.y_val, result["val_predictions_torch"]),
     "val_mse_keras": metrics.mse(dataset.y_val, result["val_predictions_keras"]),
     "val_predictions_max_abs_diff": float(np.max(np.abs(
         result["val_predictions_torch"].astype(np.float64) - result["val_predictions_keras"]))),
 }
-atomic_write_json(Path(out.summary), summary)
+atomic_write_json(Path(out.result), summary)
 log(json.dumps(summary, indent=1))

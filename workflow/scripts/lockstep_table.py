@@ -1,26 +1,22 @@
-"""Snakemake → gapstudy.lockstep / figures: the lock-step table, its page and the drift figure."""
+"""Snakemake → gapstudy.lockstep: the lock-step table (first step apart at the tolerance) and all steps."""
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))
+import pandas as pd
 
-import pandas as pd  # noqa: E402
-
-from gapstudy import figures, report  # noqa: E402
-from gapstudy.io import atomic_path, atomic_write_text, open_log  # noqa: E402
+from gapstudy import lockstep
+from gapstudy.io import atomic_path, open_log
 
 log = open_log(snakemake.log[0])
-table = pd.DataFrame([json.loads(Path(p).read_text()) for p in snakemake.input.summaries])
-with atomic_path(Path(snakemake.output.table)) as tmp:
-    table.to_csv(tmp, index=False)
-atomic_write_text(Path(snakemake.output.html), report.html_table(
-    table, "Lock-step runs: where PyTorch and Keras part ways",
-    "Same initial weights, same batches; after every step the largest absolute difference of any "
-    "parameter. first_step_apart: the first step at which the losses or the weights differ by more "
-    "than the tolerance."))
 steps = {pair: pd.read_csv(path) for pair, path in zip(snakemake.params.pairs, snakemake.input.steps)}
-with atomic_path(Path(snakemake.output.figure)) as tmp:
-    figures.lockstep_drift(steps, table, tmp)
-log(f"{len(table)} lock-step pairs")
+rows = []
+for pair, path in zip(snakemake.params.pairs, snakemake.input.results):
+    result = json.loads(Path(path).read_text())
+    rows.append(lockstep.summary_row(result, steps[pair], snakemake.params.tolerance))
+tables = {"table": pd.DataFrame(rows),
+          "steps": pd.concat([t.assign(pair=pair) for pair, t in steps.items()], ignore_index=True)}
+for name, table in tables.items():
+    with atomic_path(Path(snakemake.output[name])) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.17g" if name == "steps" else None)
+log(f"{len(rows)} lock-step pairs")

@@ -1,22 +1,18 @@
-"""Words and HTML for the report, generated from the computed tables.
+"""The front page: the answer, one section per research question, in words generated from the tables.
 
-No number or verdict is typed by hand: every sentence of the front page is
-filled from the summary and comparison tables, so rerunning the study with
-another config rewrites the answer.
+No number or verdict is typed by hand: every sentence is filled from the
+tables the workflow wrote, so rerunning the study with another config
+rewrites the answer. ``front_page`` puts the sections together.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import html
-import json
-
 import numpy as np
 import pandas as pd
-import yaml
 
-from gapstudy.aggregate import ID
-from gapstudy.variants import SWITCHES, describe
+from gapstudy.provenance import run_facts
+from gapstudy.registry import FRAMEWORKS, SWITCHES
+from gapstudy.variants import code_change, describe
 
 
 def _fmt(x, digits=3) -> str:
@@ -40,10 +36,10 @@ def verdict(low: float, high: float) -> str:
     return "not detectably different from the reference"
 
 
-def describe_switches(switches: dict | None) -> str:
-    """The variant's changes from the posted code, in words."""
+def describe_switches(switches: dict | None, framework: str) -> str:
+    """The variant's changes from the posted code of ``framework``, in words."""
     if not switches:
-        return "the code exactly as posted"
+        return f"{FRAMEWORKS[framework].label}, exactly as posted"
     return "; ".join(f"``{k}: {v}``: {describe(k, v)}" for k, v in switches.items())
 
 
@@ -112,6 +108,14 @@ def in_short(comparison: pd.DataFrame, attribution: pd.DataFrame | None, config:
     return "**In short:** " + " ".join(parts)
 
 
+def seed_counts(summary: pd.DataFrame) -> str:
+    """"10 seeds", or "10 seeds (keras_torch: 5)" where a framework ran another number."""
+    counts = summary.groupby("framework")["n_seeds"].max()
+    common = int(counts.mode().iloc[0])
+    others = [f"{framework}: {int(n)}" for framework, n in counts.items() if n != common]
+    return f"{common} seeds" + (f" ({', '.join(others)})" if others else "")
+
+
 def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, provenance: dict,
                attribution: pd.DataFrame | None = None) -> str:
     """The front page: the answer to research question 1 in plain words."""
@@ -123,9 +127,8 @@ def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, pr
         "------",
         "",
     ]
-    n_seeds = len(config["seeds"])
     lines += [
-        f"Each framework and variant was trained with {n_seeds} seeds for "
+        f"Each framework and variant was trained with {seed_counts(summary)} for "
         f"{config['training']['epochs']} epochs on the user's data "
         f"({config['dataset']['n_train']} training and {config['dataset']['n_val']} validation rows). "
         f"Intervals are bootstrap {level} % confidence intervals of the mean over seeds; "
@@ -154,7 +157,7 @@ def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, pr
             ].iloc[0]
             switches = config["variants"][row["variant"]].get("switches")
             lines += [
-                f"- **{row['framework']}/{row['variant']}** ({describe_switches(switches)}): "
+                f"- **{row['framework']}/{row['variant']}** ({describe_switches(switches, row['framework'])}): "
                 f"validation MSE {_fmt(s['val_mse_mean'])} ({_ci(s, 'val_mse')}), "
                 f"{_fmt(row['mse_ratio'])} times the reference ({_ci(row, 'mse_ratio')}), "
                 f"that is {_fmt(row['mse_percent_difference'])} % "
@@ -171,116 +174,12 @@ def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, pr
     lines += [
         f"Devices that ran: {', '.join(devices)} ({how}; this machine has "
         f"{', '.join(provenance['devices_available'])}). "
-        f"Training took {_fmt(provenance['training_span_seconds'], 4)} s from the first job's start "
-        f"to the last job's end ({_fmt(provenance['training_job_seconds'], 4)} s of job wall time "
-        f"over {provenance['n_runs']} jobs).",
+        f"Training took {_fmt(provenance['training_span_seconds'], 4)} s from the first run's start "
+        f"to the last run's end ({_fmt(provenance['training_run_seconds'], 4)} s of wall time summed "
+        f"over {provenance['n_runs']} runs in {provenance['n_jobs']} jobs).",
         "",
     ]
     return "\n".join(lines)
-
-
-TABLE_STYLE = """
-<style>
-body { font-family: sans-serif; font-size: 13px; }
-table { border-collapse: collapse; }
-th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
-th { background: #f0f0f0; }
-caption { text-align: left; font-weight: bold; margin-bottom: 6px; }
-pre { background: #f7f7f7; padding: 6px; }
-</style>
-"""
-
-
-def html_page(title: str, body: str) -> str:
-    return (
-        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"{TABLE_STYLE}</head><body>\n{body}\n</body></html>\n"
-    )
-
-
-def html_table(df: pd.DataFrame, title: str, caption: str = "") -> str:
-    body = df.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="n/a", border=0)
-    text = f"<h3>{html.escape(title)}</h3>"
-    if caption:
-        text += f"<p>{html.escape(caption)}</p>"
-    return html_page(title, text + body)
-
-
-def provenance_html(provenance: dict, config: dict) -> str:
-    rows = "".join(
-        f"<tr><th>{html.escape(k)}</th><td style='text-align:left'>{html.escape(str(v))}</td></tr>"
-        for k, v in provenance["summary"].items()
-    )
-    libs = "".join(
-        f"<tr><td style='text-align:left'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
-        for k, v in provenance["distributions"].items()
-    )
-    devices = "".join(
-        f"<tr><td>{html.escape(d['device'])}</td><td style='text-align:left'>{html.escape(d['device_name'])}</td>"
-        f"<td>{d['n_runs']}</td></tr>"
-        for d in provenance["device_names"]
-    )
-    body = (
-        "<h3>Run</h3><table>" + rows + "</table>"
-        "<h3>Devices</h3><table><tr><th>device</th><th>name</th><th>runs</th></tr>" + devices + "</table>"
-        "<h3>Config</h3><pre>" + html.escape(yaml.safe_dump(config, sort_keys=False)) + "</pre>"
-        "<h3>Installed Python packages</h3><table><tr><th>package</th><th>version</th></tr>" + libs + "</table>"
-    )
-    return html_page("Provenance", body)
-
-
-def provenance(runs: pd.DataFrame, timings: pd.DataFrame, config: dict, environment: dict) -> dict:
-    """Who ran what where: devices, versions, and the time the training took."""
-    started = pd.to_datetime(timings["started"]).min()
-    finished = pd.to_datetime(timings["finished"]).max()
-    names = (
-        runs.groupby(["device", "device_name"]).size().reset_index(name="n_runs").to_dict("records")
-    )
-    prov = {
-        "devices_ran": sorted(runs["device"].unique().tolist()),
-        "devices_available": environment["devices_available"],
-        "device_names": [{k: (int(v) if k == "n_runs" else v) for k, v in d.items()} for d in names],
-        "n_runs": int(len(runs)),
-        "training_span_seconds": float((finished - started).total_seconds()),
-        "training_job_seconds": float(timings["wall_seconds"].sum()),
-        "distributions": environment["distributions"],
-    }
-    prov["summary"] = {
-        "python": environment["python"],
-        "platform": environment["platform"],
-        "devices in config": json.dumps(config["devices"]),
-        "devices that ran": ", ".join(prov["devices_ran"]),
-        "devices available here": ", ".join(environment["devices_available"]),
-        "training runs": prov["n_runs"],
-        "first training job started (UTC)": started.isoformat(),
-        "last training job finished (UTC)": finished.isoformat(),
-        "training span (s)": f"{prov['training_span_seconds']:.1f}",
-        "summed job wall time (s)": f"{prov['training_job_seconds']:.1f}",
-        "summed job CPU time (s)": f"{timings['cpu_seconds'].sum():.1f}",
-        "report tables written (UTC)": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    return prov
-
-
-# The code change in the user's PyTorch script that each switch value stands for.
-CODE_CHANGES = {
-    ("target_shape", "matched"): "``loss = mean_squared_error(y, torch_model(x).squeeze(-1))`` "
-    "(or ``y.view(-1, 1)``): the loss then compares each prediction with its own target",
-    ("loss", "framework"): "``loss = nn.MSELoss()(ypred, y)`` (it warns when the shapes differ)",
-    ("weight_init", "xavier_uniform"): "``torch.nn.init.xavier_uniform_(layer.weight)``, Keras' glorot_uniform",
-    ("weight_init", "glorot_normal_truncated"): "``torch.nn.init.trunc_normal_`` with Keras' glorot_normal scale",
-    ("weight_init", "torch_default"): "keep ``nn.Linear``'s own weight init",
-    ("bias_init", "torch_default"): "keep ``nn.Linear``'s own bias init",
-    ("adam_rule", "keras"): "Keras' Adam update (epsilon hat) instead of ``torch.optim.Adam``'s",
-    ("dtype", "float64"): "``torch_model.double()`` and float64 tensors",
-    ("shuffle", "off"): "``DataLoader(..., shuffle=False)``",
-    ("val_loss", "full_set"): "compute the validation loss on the whole set at once",
-    ("eval_mode", "off"): "leave out ``model.eval()`` and ``torch.no_grad()``",
-    ("graph", "retain_graph"): "``loss.backward(retain_graph=True)``",
-    ("graph", "create_graph"): "``loss.backward(create_graph=True)``",
-    ("activation", "relu"): "a ``torch.relu`` between the layers",
-    ("activation", "tanh"): "a ``torch.tanh`` between the layers",
-}
 
 
 def single_changes(attribution: pd.DataFrame) -> pd.DataFrame:
@@ -457,21 +356,11 @@ def what_to_do_rst(attribution: pd.DataFrame, config: dict) -> str:
     for rank, (_, row) in enumerate(single.iterrows(), start=1):
         switches = config["variants"][row["variant"]].get("switches") or {}
         (name, value), = switches.items()
-        change = CODE_CHANGES.get((name, value), f"``{name}: {value}``")
+        change = code_change(name, value)
         lines.append(f"{rank}. {change}: closes {_pct(row['share_of_gap'])} of the gap "
                      f"({_pct(row['share_ci_low'])} to {_pct(row['share_ci_high'])}) on {row['device']}; "
                      f"it {_share_words(row)}.")
     return "\n".join(lines + [""])
-
-
-def incomplete_runs(runs: pd.DataFrame, missing: pd.DataFrame) -> pd.DataFrame:
-    """One row per run that failed (no result) or diverged (loss NaN or infinite), with why."""
-    diverged = runs.loc[runs["diverged"], ID + ["diverged_epoch"]]
-    diverged = diverged.assign(what="diverged", reason=[
-        f"loss not finite at epoch {int(e)}; training stopped there" if pd.notna(e) else "final MSE not finite"
-        for e in diverged["diverged_epoch"]])
-    table = pd.concat([diverged, missing.assign(what="failed")], ignore_index=True)[ID + ["what", "reason"]]
-    return table.sort_values(ID, kind="stable").reset_index(drop=True)
 
 
 def incomplete_rst(incomplete: pd.DataFrame) -> str:
@@ -487,3 +376,24 @@ def incomplete_rst(incomplete: pd.DataFrame) -> str:
         seeds = ", ".join(str(s) for s in group["seed"])
         lines.append(f"- ``{framework}/{variant}``, {what}, seeds {seeds}: {group['reason'].iloc[0]}")
     return "\n".join(lines + ["", "The table *runs that failed or diverged* lists each run.", ""])
+
+
+def front_page(tables: dict, environment: dict, config: dict) -> str:
+    """The front page (``answer.rst``): the answer, then one section per research question.
+
+    ``tables`` maps the names of the workflow's tables (``runs``, ``summary``,
+    ``comparison``, ...; ``lockstep`` may be None) to their DataFrames;
+    ``config`` is the slice of the config the front page reads.
+    """
+    facts = run_facts(tables["runs"], tables["timings"], environment)
+    attribution = tables["attribution"]
+    return "\n".join([
+        answer_rst(tables["summary"], tables["comparison"], config, facts, attribution),
+        incomplete_rst(tables["incomplete"]),
+        what_to_do_rst(attribution, config),
+        diagnosis_rst(attribution, config),
+        equivalence_rst(tables["equivalence"], config),
+        lockstep_rst(tables["lockstep"], config),
+        determinism_rst(tables["repeats"], tables["devices"], facts["devices_ran"]),
+        nonlinear_rst(tables["summary"], config),
+    ])
