@@ -184,6 +184,25 @@ def test_training_switches_change_the_weights(posted_short, switch):
     assert not same_weights(posted_short, train_short(switch))
 
 
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_beta_2_switch_reaches_adam(framework):
+    """Both frameworks' Adam take the switch's beta_2 instead of the config's training.beta_2."""
+    params = dict(beta_1=0.9, beta_2=0.9999, learning_rate=1e-3, epsilon=1e-7, epochs=1, batch_size=32,
+                  hidden_units=16)
+    switches = variants.resolve({"beta_2": 0.999}, framework, params)
+    assert switches["beta_2"] == 0.999 and variants.resolve({}, framework, params)["beta_2"] == 0.9999
+    if framework == "torch":
+        model = train_torch.FlatNet(train_torch.TorchLinearModel(10, 16, 0), "none")
+        optimizer = train_torch.Stepper(model, params, switches).optimizer
+        assert (optimizer.beta1, optimizer.beta2) == (0.9, 0.999)
+    else:
+        assert float(train_keras.build_model(10, params, switches).optimizer.beta_2) == 0.999
+    posted = train_short({}, framework=framework)
+    assert not same_weights(posted, train_short({"beta_2": 0.999}, framework=framework))
+    with pytest.raises(ValueError, match="allowed: a number strictly between 0 and 1"):
+        variants.check({"beta_2": 1.0}, (framework,))
+
+
 def test_float64_trains_in_float64():
     result = train_short({"dtype": "float64"})
     assert all(w.dtype == np.float64 for w in result["weights"])

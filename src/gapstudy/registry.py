@@ -170,6 +170,8 @@ SWITCHES: dict[str, Switch] = {
         # Bounds as in the schema's training section: past them a value is a typo, not a study.
         Switch("learning_rate", "Adam's learning rate", number="positive", maximum=1e6),
         Switch("epsilon", "Adam's epsilon", number="positive", maximum=1.0),
+        # The user set 0.9999 in both frameworks; both default to 0.999.
+        Switch("beta_2", "Adam's beta_2 (decay of the squared-gradient average)", number="fraction"),
         Switch("epochs", "number of epochs", number="integer", maximum=100000),
         Switch(
             "val_loss", "how the validation loss is computed",

@@ -98,7 +98,7 @@ def build_model(n_features: int, hp: dict, switches: dict | None = None, steps_p
     y = layers.Dense(units=1, activation=None, use_bias=True,
                      kernel_initializer=output_init[0], bias_initializer=output_init[1])(z)
     model = keras.Model(x, y, name="linear")
-    adam = dict(learning_rate=switches["learning_rate"], beta_1=hp["beta_1"], beta_2=hp["beta_2"],
+    adam = dict(learning_rate=switches["learning_rate"], beta_1=hp["beta_1"], beta_2=switches["beta_2"],
                 epsilon=switches["epsilon"], amsgrad=False)
     optimizer = keras.optimizers.Adam(**adam) if switches["adam_rule"] == "keras" else torch_rule_adam(**adam)
     # A plain function, as a user would pass it; Keras wraps it like its own losses.

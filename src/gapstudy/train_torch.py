@@ -162,7 +162,7 @@ class Stepper:
     def __init__(self, model: FlatNet, hp: dict, switches: dict):
         self.model = model
         self.loss = loss_fn(switches["target_shape"], switches["loss"])
-        self.optimizer = FlatAdam(model.flat, lr=switches["learning_rate"], betas=(hp["beta_1"], hp["beta_2"]),
+        self.optimizer = FlatAdam(model.flat, lr=switches["learning_rate"], betas=(hp["beta_1"], switches["beta_2"]),
                                   eps=switches["epsilon"], rule=switches["adam_rule"])
         self.backward = {"plain": {}, "retain_graph": {"retain_graph": True},
                          "create_graph": {"create_graph": True}}[switches["graph"]]
