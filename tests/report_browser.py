@@ -82,7 +82,7 @@ def console_errors(driver) -> list[dict]:
 if __name__ == "__main__":
     report, shot = Path(sys.argv[1]), Path(sys.argv[2])
     with chromium() as browser:
-        open_report(browser, report, "In short")
+        open_report(browser, report, "Answer (on")
         time.sleep(1)
         browser.save_screenshot(str(shot))
     print(f"saved {shot}")

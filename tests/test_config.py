@@ -101,6 +101,17 @@ def bad(**changes):
         (bad(variants__fixed__switches={"learning_rate": 0}), "switch 'learning_rate' has value 0"),
         (bad(variants=["as_posted"]), "config key variants: ['as_posted'] is not of type 'object'"),
         (bad(lockstep__pairs__posted__torch="nope"), "config key lockstep.pairs.posted.torch: 'nope' is not a variant"),
+        (bad(hypotheses__fix__variant="nope"), "config key hypotheses.fix: torch/nope is not a framework and variant"),
+        (bad(hypotheses__fix__claim="better"), "config key hypotheses.fix.claim: 'better' is not one of"),
+        (bad(hypotheses__fix__framework="keras", hypotheses__fix__variant="as_posted"),
+         "config key hypotheses.fix: the reference cannot be tested against itself"),
+        (bad(crn__pairs__aligned__a={"framework": "torch", "variant": "as_posted"}),
+         "config key crn.pairs.aligned: the two sides draw their initial weights differently"),
+        (bad(crn__pairs__aligned__b={"framework": "jax", "variant": "as_posted"}), "config key crn.pairs.aligned.b.framework"),
+        (bad(dataset_draws={"seeds": [0], "training_seeds": [0], "hypotheses": ["gap"]}),
+         "config key dataset_draws.seeds: 0 is the study's own draw"),
+        (bad(dataset_draws={"seeds": [1], "training_seeds": [0], "hypotheses": ["nope"]}),
+         "config key dataset_draws.hypotheses: 'nope' is not a declared hypothesis"),
         (bad(partial_results="yes"), "config key partial_results"),
         (bad(repeat_runs=-1), "config key repeat_runs"),
         (bad(seeds_by_framework={"jax": [0]}), "config key seeds_by_framework"),
@@ -122,5 +133,7 @@ def test_diagnosis_config_varies_every_switch_and_runs_nonlinear_models_in_both_
     assert varied == set(SWITCHES)
     nonlinear = [v for v in cfg["variants"].values() if v.get("question") == "nonlinear"]
     assert {a for v in nonlinear for a in [v["switches"]["activation"]]} == {"relu", "tanh"}
-    assert all(set(v["frameworks"]) == {"torch", "keras"} for v in nonlinear)
+    # Each activation in both frameworks, and aligned in PyTorch against its baseline.
+    assert all(set(v["frameworks"]) == {"torch", "keras"} for v in nonlinear if "baseline" not in v)
+    assert {v["baseline"] for v in nonlinear if "baseline" in v} == {"relu", "tanh"}
     assert set(DEFAULT["variants"]) <= set(cfg["variants"])

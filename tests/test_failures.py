@@ -20,10 +20,14 @@ def small_config(workdir, name, **changes):
     """The tiny config cut to a few jobs, so that each scenario takes seconds, not minutes."""
     cfg = yaml.safe_load((workdir / "config/tiny.yaml").read_text())
     cfg["variants"] = {"as_posted": {"frameworks": ["torch", "keras"], "question": "reproduce"}}
-    cfg.pop("lockstep", None)
+    for key in ("lockstep", "crn", "dataset_draws"):
+        cfg.pop(key, None)
     cfg["repeat_runs"] = 0
     for key, value in changes.items():
         cfg[key] = value
+    # Only the hypotheses whose framework and variant this cut-down config still runs.
+    cfg["hypotheses"] = {name: h for name, h in cfg["hypotheses"].items()
+                         if h["framework"] in cfg["variants"].get(h["variant"], {}).get("frameworks", [])}
     path = workdir / "config" / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return f"config/{name}.yaml"
@@ -74,8 +78,8 @@ def test_killed_job_and_interrupted_snakemake_resume_without_redoing_finished_ru
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         # The Keras job runs first (longest first); kill the PyTorch job after it, between two seeds.
-        keras = workdir / "results/runs/keras/as_posted/cpu/seed3.json"
-        kept = workdir / "results/partial/torch/as_posted/cpu/seed1.json"
+        keras = workdir / "results/runs/draw0/keras/as_posted/cpu/seed3.json"
+        kept = workdir / "results/partial/draw0/torch/as_posted/cpu/seed1.json"
         _wait_for(kept, proc)
         os.kill(_training_process(workdir), signal.SIGKILL)
         if proc.poll() is None:
@@ -91,13 +95,13 @@ def test_killed_job_and_interrupted_snakemake_resume_without_redoing_finished_ru
 
     proc = snakemake(workdir, *command)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    torch_log = (workdir / "logs/train/torch/as_posted/cpu.log").read_text()
+    torch_log = (workdir / "logs/train/torch/as_posted/draw0/cpu.log").read_text()
     assert "seed 0: reusing the finished run" in torch_log and "seed 1: reusing the finished run" in torch_log
     second_start = torch_log.rindex("seed 0: reusing")
     assert "training torch/as_posted seed=0" not in torch_log[second_start:]
     assert keras.stat().st_mtime_ns == keras_mtime  # the finished job was not run again
     runs = pd.read_csv(workdir / "results/tables/runs.csv")
-    assert len(runs) == 8 and not (workdir / "results/partial/torch/as_posted/cpu").exists()
+    assert len(runs) == 8 and not (workdir / "results/partial/draw0/torch/as_posted/cpu").exists()
 
 
 FAULT = '''
@@ -129,9 +133,9 @@ def test_a_failing_job_and_a_diverging_run_with_keep_going_and_partial_results(t
     # Without partial results: the failing job stops, the others finish, no tables.
     proc = snakemake(workdir, "--cores", "2", "--keep-going", "--configfile", config)
     assert proc.returncode != 0
-    assert "MemoryError: injected by the test: out of memory" in (workdir / "logs/train/torch/fixed/cpu.log").read_text()
+    assert "MemoryError: injected by the test: out of memory" in (workdir / "logs/train/torch/fixed/draw0/cpu.log").read_text()
     for done in ("torch/as_posted", "keras/as_posted", "keras/diverging"):
-        assert (workdir / f"results/runs/{done}/cpu/seed1.json").is_file(), done
+        assert (workdir / f"results/runs/draw0/{done}/cpu/seed1.json").is_file(), done
     assert not (workdir / "results/tables/runs.csv").exists()
 
     # With partial results: the same command builds tables and report from what finished.

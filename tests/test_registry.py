@@ -62,7 +62,7 @@ def test_pages_and_figures_have_captions_and_categories():
 
 
 def test_paths_are_built_from_one_template():
-    assert registry.record("torch", "as_posted", "cpu", 3) == "results/runs/torch/as_posted/cpu/seed3.json"
+    assert registry.record("torch", "as_posted", "cpu", 3, 0) == "results/runs/draw0/torch/as_posted/cpu/seed3.json"
     assert registry.table("runs") == "results/tables/runs.csv"
     assert registry.benchmark("train/torch/a/cpu") == "results/benchmarks/train/torch/a/cpu.tsv"
 

@@ -35,40 +35,64 @@ def attribution(shares):
                          for v, s, m, lo, hi in shares])
 
 
-def test_in_short_names_the_largest_cause_and_the_null_ones():
-    shares = [("init_keras", "weight_init: xavier_normal → xavier_uniform", 0.01, -0.02, 0.03),
-              ("fixed", "target_shape: posted → matched", 0.98, 0.9, 1.05)]
-    text = report.in_short(comparison(5.0, 6.0), attribution(shares), CONFIG, 95)
-    assert "**torch/as_posted** is worse than keras/as_posted" in text
-    assert "``target_shape: posted → matched`` closes the most of the gap: 98 %" in text
-    assert "No detectable part of it comes from ``weight_init: xavier_normal → xavier_uniform``" in text
-    many = shares + [(f"v{i}", f"{name}: a → b{i}", 0.0, -0.02, 0.02)
-                     for i, name in enumerate(["learning_rate", "learning_rate", "epsilon", "dtype"])]
-    grouped = report.in_short(comparison(5.0, 6.0), attribution(many), CONFIG, 95)
-    assert ("any of the other 5 single changes tested: ``weight_init``, ``learning_rate`` (2 values), "
-            "``epsilon``, ``dtype``") in grouped
-    flipped = report.in_short(comparison(0.9, 1.1), attribution(shares[:1]), CONFIG, 95)
-    assert "not detectably different" in flipped and "closes the most" in flipped
+def hypotheses(gap_p=0.001, fix_p=0.01, fix_power=0.95):
+    rows = [dict(hypothesis="gap", claim="worse", framework="torch", variant="as_posted", reference="keras/as_posted",
+                 device="cpu", n=10, n_reference=10, mse_ratio=5.1, ci_low=4.6, ci_high=5.6, ci_level=0.9,
+                 test="one-sided Welch t on log MSE", p=gap_p, p_holm=gap_p * 2, alpha=0.05,
+                 supported=gap_p * 2 < 0.05, power=1.0, seeds_for_90_percent_power=3, log_mse_sd=0.04),
+            dict(hypothesis="fix", claim="equivalent", framework="torch", variant="fixed", reference="keras/as_posted",
+                 device="cpu", n=10, n_reference=10, mse_ratio=1.01, ci_low=0.98, ci_high=1.04, ci_level=0.9,
+                 test="TOST", p=fix_p, p_holm=fix_p * 2, alpha=0.05, supported=fix_p * 2 < 0.05, power=fix_power,
+                 seeds_for_90_percent_power=18, log_mse_sd=0.04)]
+    return pd.DataFrame(rows)
 
 
-def test_what_to_do_ranks_single_changes_by_measured_share():
-    shares = [("init_keras", "weight_init: xavier_normal → xavier_uniform", 0.01, -0.02, 0.03),
-              ("fixed", "target_shape: posted → matched", 0.98, 0.9, 1.05)]
-    text = report.what_to_do_rst(attribution(shares), CONFIG)
-    first, second = text.index("1. ``loss = mean_squared_error"), text.index("2. ``torch.nn.init.xavier_uniform_")
-    assert first < second
-    assert "explains no detectable part of the gap" in text[second:]
+SHARES = [("init_keras", "weight_init: xavier_normal → xavier_uniform", 0.01, -0.02, 0.03),
+          ("fixed", "target_shape: posted → matched", 0.98, 0.9, 1.05)]
+DECLARED = CONFIG | {"hypotheses": {"gap": {"description": "The posted PyTorch code is worse."},
+                                    "fix": {"description": "The fix is equivalent."}}}
+
+
+def test_the_headline_comes_from_the_declared_claims_and_names_the_cause():
+    text = report.headline(hypotheses(), attribution(SHARES), DECLARED)
+    assert text.startswith("**Answer** (on cpu): **torch/as_posted is worse** than keras/as_posted")
+    assert "the gap is ``target_shape: posted → matched``, which closes 98 % of it" in text
+    assert "**torch/fixed is equivalent** to keras/as_posted within ×/÷1.05" in text
+    weak = report.headline(hypotheses(fix_p=0.04, fix_power=0.55), attribution(SHARES), DECLARED)
+    assert "torch/fixed is **not shown equivalent** to keras/as_posted within ×/÷1.05, reached with only 55 % power" in weak
+    none = report.headline(hypotheses().iloc[:0], attribution(SHARES), DECLARED)
+    assert "declares no primary hypothesis" in none
+
+
+def test_the_claims_table_gives_estimate_test_corrected_p_power_and_seeds():
+    lines = "\n".join(report.claims_table(hypotheses(fix_power=0.6), DECLARED))
+    assert "Holm-corrected over these 2 tests" in lines and "The fix is equivalent." in lines
+    assert "1.01 (0.98 to 1.04)" in lines and "- 60 %" in lines and "- 18" in lines
+    assert "**supported**, reached with only 60 % power" in lines
+
+
+def test_what_to_do_ranks_only_changes_with_a_detectable_share():
+    text = report.what_to_do_rst(attribution(SHARES), CONFIG)
+    assert "1. ``loss = mean_squared_error" in text and "2." not in text
+    rest = text.index("no detectable effect on the gap (unranked)")
+    assert text.index("``torch.nn.init.xavier_uniform_") > rest
+    assert "explains no detectable part of the gap, though its interval reaches 3 %" in text[rest:]
+    tiny = attribution([("adam_keras", "adam_rule: torch → keras", 0.0, -1e-6, 1e-6)])
+    assert "explains less than 1 % of the gap, if any" in report.what_to_do_rst(
+        tiny, CONFIG | {"variants": CONFIG["variants"] | {"adam_keras": {"switches": {"adam_rule": "keras"}}}})
 
 
 def test_equivalence_section_reports_only_fixes_with_their_verdict():
     table = pd.DataFrame([
         dict(framework="torch", variant="fixed", device="cpu", log_ratio=0.01, log_ratio_ci_low=-0.02,
-             log_ratio_ci_high=0.03, tost_p=0.001, equivalent=True),
+             log_ratio_ci_high=0.03, tost_p=0.001, equivalent=True, mse_ratio=1.01, mse_ratio_ci_low=0.98,
+             mse_ratio_ci_high=1.03),
         dict(framework="torch", variant="init_keras", device="cpu", log_ratio=1.6, log_ratio_ci_low=1.5,
-             log_ratio_ci_high=1.7, tost_p=1.0, equivalent=False),
+             log_ratio_ci_high=1.7, tost_p=1.0, equivalent=False, mse_ratio=4.95, mse_ratio_ci_low=4.48,
+             mse_ratio_ci_high=5.47),
     ])
     text = report.equivalence_rst(table, CONFIG)
-    assert "torch/fixed on cpu: **equivalent**" in text and "init_keras" not in text
+    assert "torch/fixed on cpu (exploratory): equivalent" in text and "init_keras" not in text
     assert "within a factor of 1.05" in text
 
 
@@ -90,3 +114,17 @@ def test_shares_print_as_readable_percentages():
 
     assert _pct(0.994) == "99.4 %" and _pct(1.78e-07) == "0.00 %" and _pct(-0.0248) == "-2.48 %"
     assert _pct(float("nan")) == "n/a"
+
+
+def test_a_numerically_identical_fix_is_listed_once_with_the_sentence_that_says_so():
+    row = dict(device="cpu", log_ratio=0.01, log_ratio_ci_low=-0.02, log_ratio_ci_high=0.03, tost_p=0.001,
+               mse_ratio=1.01, mse_ratio_ci_low=0.98, mse_ratio_ci_high=1.03,
+               equivalent=True, power=0.9, seeds_for_90_percent_power=10)
+    table = pd.DataFrame([dict(framework="torch", variant="fixed", **row),
+                          dict(framework="torch", variant="fixed_too", **row)])
+    identical = pd.DataFrame([dict(framework="torch", device="cpu", variant="fixed_too", same_as="fixed",
+                                   n_seeds=10, largest_seed_difference=1.4e-5)])
+    config = CONFIG | {"variants": CONFIG["variants"] | {"fixed_too": {"fix": True}}}
+    text = report.equivalence_rst(table, config, identical)
+    assert text.count("geometric-mean MSE ratio") == 1
+    assert "torch/fixed_too on cpu gives numerically the results of torch/fixed (every seed's log MSE within 1.4e-05)" in text

@@ -18,7 +18,7 @@ def browser():
 
 
 def test_the_front_page_shows_the_answer_in_view(study, browser, tmp_path_factory):
-    text = open_report(browser, study / "results/report.html", "In short")
+    text = open_report(browser, study / "results/report.html", "Answer (on")
     assert "Why is the posted PyTorch model worse" in text and "What to do" in text
     # In view, not cut off above the scroll range (Snakemake centres a description taller than the window).
     tops = browser.execute_script(
@@ -30,15 +30,17 @@ def test_the_front_page_shows_the_answer_in_view(study, browser, tmp_path_factor
 
 
 def test_every_figure_and_table_is_listed_and_loads(study, browser):
-    open_report(browser, study / "results/report.html", "In short")
+    open_report(browser, study / "results/report.html", "Answer (on")
     results = load_every_result(browser)
     broken = {path: status for path, status in results.items() if status != "ok"}
     assert not broken
     figures = {p for p in results if p.startswith("results/figures/")}
     tables = {p for p in results if p.startswith("results/report/") and p.endswith(".html")}
-    assert {f"results/figures/{name}.png" for name in
-            ("loss_curves", "predicted_vs_true", "mse_per_variant", "lockstep_drift", "determinism")} <= figures
-    assert {"results/report/summary.html", "results/report/missing.html", "results/report/runs.html"} <= tables
+    from gapstudy import registry
+
+    # The tiny config runs lock-step and common-random-numbers pairs and another draw: every page and figure.
+    assert figures == {registry.figure(name) for name in registry.FIGURES}
+    assert tables == {registry.page(name) for name in registry.PAGES}
     # Every result sits in a category of the menu, and clicking through the menu reaches each one.
     categories = browser.execute_script("return categories")
     labels = browser.execute_script(
@@ -48,7 +50,7 @@ def test_every_figure_and_table_is_listed_and_loads(study, browser):
     reached = set()
     for category, subcategories in categories.items():
         for subcategory, paths in subcategories.items():
-            open_report(browser, study / "results/report.html", "In short")
+            open_report(browser, study / "results/report.html", "Answer (on")
             click(browser, category)
             if len(subcategories) > 1 or subcategory != "Other":  # a lone "Other" opens directly
                 click(browser, subcategory)
@@ -62,6 +64,6 @@ def click(browser, text):
 
 
 def test_the_browser_console_shows_no_errors(study, browser):
-    open_report(browser, study / "results/report.html", "In short")
+    open_report(browser, study / "results/report.html", "Answer (on")
     load_every_result(browser)
     assert console_errors(browser) == []

@@ -21,8 +21,14 @@ ALL_TRAIN = {(f, v) for v, fs in {
     "as_posted": ("torch", "keras", "keras_torch"), "fixed": ("torch",), "init_keras": ("torch",),
     "adam_keras": ("torch",), "aligned": ("torch",), "aligned_but_posted_shapes": ("torch",),
     "aligned_but_xavier_normal": ("torch",), "aligned_but_torch_adam": ("torch",),
-    "relu": ("torch", "keras"), "tanh": ("torch", "keras")}.items() for f in fs}
-AFTER_TRAINING = {"aggregate", "statistics", "determinism"} | REPORT
+    "relu": ("torch", "keras"), "tanh": ("torch", "keras"), "relu_aligned": ("torch",),
+    "tanh_aligned": ("torch",)}.items() for f in fs}
+AFTER_TRAINING = {"aggregate", "statistics", "determinism", "draws"} | REPORT
+# The training jobs as (framework, variant, dataset draw): the study's draw 0, and
+# tiny.yaml's other draw 1 with the arms of the hypotheses it names (gap, fix).
+STUDY_TRAIN = {(f, v, "0") for f, v in ALL_TRAIN}
+DRAW_TRAIN = {("torch", "as_posted", "1"), ("torch", "fixed", "1"), ("keras", "as_posted", "1")}
+EVERY_TRAIN = STUDY_TRAIN | DRAW_TRAIN
 
 
 def dry_run(workdir, config: dict):
@@ -35,7 +41,8 @@ def dry_run(workdir, config: dict):
         return {}, set()
     stats = text.split("Job stats:")[1].split("total")[0]
     counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
-    train = set(re.findall(r"rule train:\n(?:.*\n)*?\s+wildcards: framework=(\w+), variant=(\w+), device=cpu", text))
+    train = {(f, v, d) for d, f, v in re.findall(
+        r"rule train:\n(?:.*\n)*?\s+wildcards: draw=(\d+), framework=(\w+), variant=(\w+), device=cpu", text)}
     return counts, train
 
 
@@ -53,6 +60,8 @@ def edit(**changes):
                 node = node[parent]
             if callable(value):
                 value(node[last])
+            elif value is None:
+                node.pop(last)
             else:
                 node[last] = value
         return cfg
@@ -67,30 +76,48 @@ def reordered(cfg):
 
 
 STATISTICS_ONLY = ({"statistics"} | REPORT, set())
+# Keys the dataset-draw table reads too (the reference, the hypotheses, margin and α) ...
+STATISTICS_AND_DRAWS = ({"statistics", "draws"} | REPORT, set())
+# ... and the common-random-numbers table (the interval level, margin and α).
+STATISTICS_AND_CRN = ({"statistics", "crn_table"} | REPORT, set())
+TESTS = ({"statistics", "draws", "crn_table"} | REPORT, set())
 CASES = [
     # id, edit, (rules that rerun, training jobs that rerun)
-    ("reference", edit(reference={"framework": "torch", "variant": "fixed"}), STATISTICS_ONLY),
-    ("statistics.confidence_level", edit(statistics__confidence_level=0.9), STATISTICS_ONLY),
+    # Nothing of the study's own draw retrains. The other draws' table compares each draw's arms with
+    # the reference's runs on that draw, so the new reference (torch/aligned) trains there, alone.
+    ("reference", edit(reference={"framework": "torch", "variant": "aligned"}),
+     (STATISTICS_AND_DRAWS[0] | {"train"}, {("torch", "aligned", "1")})),
+    # Without other draws, a new reference retrains nothing at all.
+    ("reference, no other draws", edit(reference={"framework": "torch", "variant": "aligned"},
+                                       dataset_draws=None), (STATISTICS_ONLY[0], set())),
+    ("statistics.confidence_level", edit(statistics__confidence_level=0.9), STATISTICS_AND_CRN),
     ("statistics.bootstrap_resamples", edit(statistics__bootstrap_resamples=2000), STATISTICS_ONLY),
     ("statistics.bootstrap_seed", edit(statistics__bootstrap_seed=1), STATISTICS_ONLY),
-    ("statistics.equivalence_margin", edit(statistics__equivalence_margin=1.25), STATISTICS_ONLY),
-    ("statistics.equivalence_alpha", edit(statistics__equivalence_alpha=0.025), STATISTICS_ONLY),
+    ("statistics.equivalence_margin", edit(statistics__equivalence_margin=1.25), TESTS),
+    ("statistics.equivalence_alpha", edit(statistics__equivalence_alpha=0.025), TESTS),
+    ("crn.seeds", edit(crn__seeds=[0]), ({"crn", "crn_table", "page", "answer", "provenance", "runtime", "all"},
+                                         set())),
+    ("a hypothesis's claim", edit(hypotheses__fix__claim="worse"), STATISTICS_AND_DRAWS),
+    ("a hypothesis's description", edit(hypotheses__fix__description="Said otherwise."),
+     ({"answer", "provenance", "all"}, set())),
+    ("dataset_draws.training_seeds", edit(dataset_draws__training_seeds=[0]),
+     ({"train", "draws", "page", "answer", "provenance", "runtime", "all"}, DRAW_TRAIN)),
     ("lockstep.tolerance", edit(lockstep__tolerance=1e-5), ({"lockstep_table"} | REPORT, set())),
     ("lockstep.seed", edit(lockstep__seed=1), ({"lockstep", "lockstep_table"} | REPORT, set())),
     ("variant description", edit(variants__fixed__description="Another description."),
      ({"provenance", "all"}, set())),
     ("variant switches", edit(variants__fixed__switches={"target_shape": "matched", "shuffle": "off"}),
-     (AFTER_TRAINING | {"train"}, {("torch", "fixed")})),
-    ("a seed added", edit(seeds=[0, 1, 2]), (AFTER_TRAINING | {"train"}, ALL_TRAIN)),
-    ("a seed removed", edit(seeds=[0]), (AFTER_TRAINING | {"train"}, ALL_TRAIN)),
+     (AFTER_TRAINING | {"train"}, {("torch", "fixed", "0"), ("torch", "fixed", "1")})),
+    ("a seed added", edit(seeds=[0, 1, 2]), (AFTER_TRAINING | {"train"}, STUDY_TRAIN)),
+    ("a seed removed", edit(seeds=[0]), (AFTER_TRAINING | {"train"}, STUDY_TRAIN)),
     ("seeds_by_framework, other seeds", edit(seeds_by_framework={"keras_torch": [0]}),
-     (AFTER_TRAINING | {"train"}, {("keras_torch", "as_posted")})),
+     (AFTER_TRAINING - {"draws"} | {"train"}, {("keras_torch", "as_posted", "0")})),
     ("seeds_by_framework, the same seeds", edit(seeds_by_framework={"keras_torch": [0, 1]}),
      ({"provenance", "all"}, set())),
     ("training.epochs", edit(training__epochs=3),
-     (AFTER_TRAINING | {"train", "lockstep", "lockstep_table"}, ALL_TRAIN)),
-    ("repeat_runs", edit(repeat_runs=1), (AFTER_TRAINING | {"train"}, ALL_TRAIN)),
-    ("partial_results", edit(partial_results=True), (AFTER_TRAINING, set())),
+     (AFTER_TRAINING | {"train", "lockstep", "lockstep_table", "crn", "crn_table"}, EVERY_TRAIN)),
+    ("repeat_runs", edit(repeat_runs=1), (AFTER_TRAINING | {"train"}, EVERY_TRAIN)),
+    ("partial_results", edit(partial_results=True), (AFTER_TRAINING - {"draws"}, set())),
     ("keys reordered", reordered, (set(), set())),
 ]
 
@@ -114,11 +141,11 @@ def study_copy(study, tmp_path):
 
 
 @pytest.mark.parametrize("module, expected", [
-    ("stats.py", (STATISTICS_ONLY[0] - {"provenance"}, set())),
-    ("train_keras.py", (AFTER_TRAINING | {"train", "lockstep", "lockstep_table"},
-                        {("keras", "as_posted"), ("keras", "relu"), ("keras", "tanh"),
-                         ("keras_torch", "as_posted")})),
-    ("registry.py", (AFTER_TRAINING | {"train", "lockstep", "lockstep_table"}, ALL_TRAIN)),
+    ("stats.py", (TESTS[0] - {"provenance"}, set())),
+    ("train_keras.py", (AFTER_TRAINING | {"train", "lockstep", "lockstep_table", "crn", "crn_table"},
+                        {("keras", "as_posted", "0"), ("keras", "relu", "0"), ("keras", "tanh", "0"),
+                         ("keras_torch", "as_posted", "0"), ("keras", "as_posted", "1")})),
+    ("registry.py", (AFTER_TRAINING | {"train", "lockstep", "lockstep_table", "crn", "crn_table"}, EVERY_TRAIN)),
 ], ids=["stats.py", "train_keras.py", "registry.py"])
 def test_a_module_edit_reruns_the_rules_that_run_it(study_copy, module, expected):
     path = study_copy / "src" / "gapstudy" / module

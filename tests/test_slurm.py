@@ -74,10 +74,14 @@ def test_tiny_study_runs_as_slurm_jobs_to_a_finished_report(copy):
     assert rc == 0, report_log[-5000:]
     assert (workdir / "results/report.html").stat().st_size > 100_000
 
-    # Every training and lock-step job ran inside a SLURM job, each its own.
-    cfg = yaml.safe_load((workdir / "config/tiny.yaml").read_text())
-    jobs = sum(len(v["frameworks"]) for v in cfg["variants"].values()) + len(cfg["lockstep"]["pairs"])
-    cluster_logs = sorted((workdir / "logs/train").rglob("*.log")) + sorted((workdir / "logs/lockstep").glob("*.log"))
+    # Every training, lock-step and common-random-numbers job ran inside a SLURM job, each its own.
+    from gapstudy import config as study_config
+
+    cfg = study_config.validate(yaml.safe_load((workdir / "config/tiny.yaml").read_text()), available_devices=["cpu"])
+    train = {(r["framework"], r["variant"], r["device"], r["draw"])
+             for r in study_config.runs(cfg) + study_config.draw_runs(cfg)}
+    jobs = len(train) + len(cfg["lockstep"]["pairs"]) + 2 * len(cfg["crn"]["pairs"])
+    cluster_logs = sorted(p for part in ("train", "lockstep", "crn") for p in (workdir / "logs" / part).rglob("*.log"))
     assert len(cluster_logs) == jobs
     ids = {}
     for path in cluster_logs:
@@ -106,7 +110,7 @@ def test_only_cuda_jobs_ask_slurm_for_a_gpu(copy):
     (workdir / "config/gpu.yaml").write_text(yaml.safe_dump(cfg))
     rc, log = snakemake_bounded(
         workdir, "--profile", "profiles/slurm", "--configfile", "config/gpu.yaml", "--verbose",
-        "results/runs/torch/as_posted/cpu", "results/runs/torch/as_posted/cuda", timeout=600)
+        "results/runs/draw0/torch/as_posted/cpu", "results/runs/draw0/torch/as_posted/cuda", timeout=600)
     calls = re.findall(r"sbatch call: (sbatch .*)", log)
     cpu = [c for c in calls if "device=cpu" in c or "device_cpu" in c]
     cuda = [c for c in calls if "device=cuda" in c or "device_cuda" in c]
@@ -115,4 +119,4 @@ def test_only_cuda_jobs_ask_slurm_for_a_gpu(copy):
     assert "--gpus" not in cpu[0] and "--gres" not in cpu[0]
     assert "--cpus-per-task=1" in cpu[0] and "--mem 2000" in cpu[0]
     assert "Invalid generic resource" in log  # SLURM itself refused the GPU request
-    assert rc != 0 and (workdir / "results/runs/torch/as_posted/cpu/seed0.json").is_file()
+    assert rc != 0 and (workdir / "results/runs/draw0/torch/as_posted/cpu/seed0.json").is_file()

@@ -56,15 +56,15 @@ def test_torch_as_posted_job_equals_the_users_loop(study):
     from gapstudy import posted
     from gapstudy.data import load_dataset
 
-    dataset = load_dataset(study / "results/data/dataset.npz", study / "results/data/manifest.json")
-    record = json.loads((study / "results/runs/torch/as_posted/cpu/seed0.json").read_text())
+    dataset = load_dataset(study / "results/data/draw0/dataset.npz", study / "results/data/draw0/manifest.json")
+    record = json.loads((study / "results/runs/draw0/torch/as_posted/cpu/seed0.json").read_text())
     torch.set_num_threads(record["settings"]["torch_num_threads"])
     *_, predictions, _ = posted.torch_as_posted(dataset, seed=0, epochs=2)
     assert np.asarray(record["predictions"], dtype=np.float32).tobytes() == predictions.tobytes()
 
 
 def test_job_logs_show_each_seed_and_epoch(study):
-    log = (study / "logs/train/keras/as_posted/cpu.log").read_text()
+    log = (study / "logs/train/keras/as_posted/draw0/cpu.log").read_text()
     for seed in (0, 1):  # tiny.yaml's seeds, one job
         part = log.split(f"seed={seed} ")[1].split("done: val_mse=")[0]
         assert "epoch    1/2" in part and "epoch    2/2" in part
@@ -130,6 +130,9 @@ def test_a_configfile_replaces_the_default_config(tmp_path):
     cfg = study_config.load(ROOT / "config/tiny.yaml")
     cfg["variants"] = {"as_posted": cfg["variants"]["as_posted"]}
     cfg["lockstep"]["pairs"] = {"posted": cfg["lockstep"]["pairs"]["posted"]}
+    cfg["crn"]["pairs"] = {"control": cfg["crn"]["pairs"]["control"]}
+    cfg["hypotheses"] = {k: cfg["hypotheses"][k] for k in ("gap", "control")}
+    cfg.pop("dataset_draws")
     path = tmp_path / "one.yaml"
     path.write_text(yaml.safe_dump(cfg))
     dry = snakemake(ROOT, "-n", "--cores", "1", "--configfile", str(path))
@@ -163,10 +166,59 @@ def test_every_result_is_readable_by_the_group(study):
 
 
 def test_records_and_provenance_name_the_code(study):
-    record = json.loads((study / "results/runs/torch/as_posted/cpu/seed0.json").read_text())
+    record = json.loads((study / "results/runs/draw0/torch/as_posted/cpu/seed0.json").read_text())
     assert len(record["code_sha256"]) == 64 and len(record["code"]["package_sha256"]) == 64
     # A scratch copy is no git checkout: the source hash stands for the code.
     assert record["code"]["git_commit"] is None
     provenance = json.loads((study / "results/report/provenance.json").read_text())
     assert provenance["code"]["package_sha256"] == record["code"]["package_sha256"]
     assert "package source sha256" in (study / "results/report/provenance.html").read_text()
+
+
+def number_forms(value) -> set[str]:
+    """Every way the front page may print ``value`` (gapstudy.answer's formatters)."""
+    from gapstudy.answer import _fmt, _pct
+
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return set()
+    if not np.isfinite(x):
+        return set()
+    forms = {f for v in (x, -x) for f in ({_fmt(v, d) for d in (2, 3, 4)}
+                                         | {_pct(v).removesuffix(" %"), f"{100 * v:.0f}", f"{v:g}"})}
+    if x == int(x):
+        forms.add(str(int(x)))
+    return forms
+
+
+def test_every_front_page_number_is_found_in_a_table(study):
+    """No number on the front page is typed or computed apart: each is a value the workflow wrote."""
+    import re
+
+    import yaml
+
+    text = (study / "results/report/answer.rst").read_text()
+    text = re.sub(r"``[^`]*``", "", text)  # code spans: names of switches and values, not results
+    found = set()
+    for path in (study / "results/tables").glob("*.csv"):
+        for value in pd.read_csv(path).to_numpy().ravel():
+            found |= number_forms(value)
+
+    def walk(node):
+        if isinstance(node, dict):
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+        else:
+            found.update(number_forms(node))
+
+    walk(json.loads((study / "results/report/provenance.json").read_text()))
+    walk(yaml.safe_load((study / "config/tiny.yaml").read_text()))
+    ordinals = {str(i) for i in range(1, 10)}  # research questions, list ranks
+    numbers = re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[+-]?\d+)?", text)
+    assert len(numbers) > 50
+    missing = sorted({n for n in numbers if n not in found and n.lstrip("-") not in found and n not in ordinals})
+    assert not missing, missing

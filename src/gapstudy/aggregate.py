@@ -36,6 +36,27 @@ def deterministic_settings(settings: dict) -> str:
     return ", ".join(taken + ["every generator seeded per run"])
 
 
+def run_row(record: dict) -> dict:
+    """One finished run as a row of the runs table: identity, scores, repeat check, versions, code."""
+    repeat = record["repeat"]
+    return {key: record[key] for key in RUN_COLUMNS} | {
+        "repeat_checked": repeat["checked"],
+        "repeat_identical": repeat.get("identical"),
+        "repeat_predictions_max_abs_diff": repeat.get("predictions_max_abs_diff"),
+        "deterministic_settings": deterministic_settings(record["settings"]),
+        "switches": ";".join(f"{k}={v}" for k, v in sorted(record["switches"].items())),
+        **{f"version_{k}": v for k, v in record["versions"].items()},
+        "code_sha256": record["code_sha256"],
+        **{f"code_{k}": v for k, v in record["code"].items()},
+    }
+
+
+def runs_table(record_paths) -> pd.DataFrame:
+    """The runs table of finished records alone (failed ones left out), sorted by run."""
+    rows = [run_row(r) for r in map(load_record, record_paths) if r["status"] == "finished"]
+    return pd.DataFrame(rows).sort_values(ID, kind="stable").reset_index(drop=True)
+
+
 def tables(record_paths, y_val, partial: bool = False) -> dict[str, pd.DataFrame]:
     """Read every record once and build the runs, epochs, predictions, timings and missing tables.
 
@@ -51,17 +72,7 @@ def tables(record_paths, y_val, partial: bool = False) -> dict[str, pd.DataFrame
         if record["status"] == "failed":
             missing.append(ident | {"reason": record["error"], "record": str(path)})
             continue
-        repeat = record["repeat"]
-        runs.append({key: record[key] for key in RUN_COLUMNS} | {
-            "repeat_checked": repeat["checked"],
-            "repeat_identical": repeat.get("identical"),
-            "repeat_predictions_max_abs_diff": repeat.get("predictions_max_abs_diff"),
-            "deterministic_settings": deterministic_settings(record["settings"]),
-            "switches": ";".join(f"{k}={v}" for k, v in sorted(record["switches"].items())),
-            **{f"version_{k}": v for k, v in record["versions"].items()},
-            "code_sha256": record["code_sha256"],
-            **{f"code_{k}": v for k, v in record["code"].items()},
-        })
+        runs.append(run_row(record))
         timings.append({key: record[key] for key in TIMING_COLUMNS})
         epochs.extend(ident | row for row in record["epochs"])
         predictions.append(

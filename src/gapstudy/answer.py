@@ -48,64 +48,83 @@ def reproduce_variants(config: dict) -> list[str]:
     return [n for n, v in config["variants"].items() if v.get("question", "reproduce") == "reproduce"]
 
 
-def control_sentence(rows: pd.DataFrame, ref: dict) -> str:
-    """What Keras on the PyTorch backend says about where the gap lives (or nothing)."""
-    def row(framework):
-        found = rows[(rows["framework"] == framework) & (rows["variant"] == ref["variant"])]
-        return None if found.empty else found.iloc[0]
-
-    control, posted = row("keras_torch"), row("torch")
-    if control is None or posted is None or ref["framework"] != "keras":
+def _power_words(power) -> str:
+    """What a verdict's power means, in words: nothing at 80 % or more."""
+    if pd.isna(power) or power >= 0.8:
         return ""
-    control_same = control["mse_ratio_ci_low"] <= 1 <= control["mse_ratio_ci_high"]
-    posted_worse = posted["mse_ratio_ci_low"] > 1
-    if control_same and posted_worse:
-        return (" The same Keras code on the PyTorch backend matches Keras on TensorFlow, so the gap is in "
-                "the user's PyTorch code, not in PyTorch's numerics.")
-    if not control_same:
-        return (" Keras on the PyTorch backend differs from Keras on TensorFlow: part of the difference "
-                "lies in the backends' numerics, not only in the user's code.")
-    return ""
+    return f", reached with only {100 * power:.0f} % power"
 
 
-def _null_changes(switches: pd.Series) -> str:
-    """A few changes by name; many grouped by switch, so the front page stays readable."""
-    if len(switches) <= 3:
-        return ", ".join(f"``{s}``" for s in switches)
-    names = pd.Series([s.split(":")[0] for s in switches]).value_counts(sort=False)
-    grouped = ", ".join(f"``{n}``" + (f" ({k} values)" if k > 1 else "") for n, k in names.items())
-    return (f"any of the other {len(switches)} single changes tested: {grouped} "
-            "(research question 2 below lists each)")
+def claim_clause(row, margin: float) -> str:
+    """One declared hypothesis and its verdict, in words (``row``: a row of the hypotheses table)."""
+    name, ref = f"{row['framework']}/{row['variant']}", row["reference"]
+    if row["claim"] == "worse":
+        if row["supported"]:
+            return f"**{name} is worse** than {ref} (geometric-mean validation MSE × {_fmt(row['mse_ratio'])})"
+        return f"{name} is **not shown worse** than {ref}{_power_words(row['power'])}"
+    if row["supported"]:
+        return f"**{name} is equivalent** to {ref} within ×/÷{margin:g}{_power_words(row['power'])}"
+    return f"{name} is **not shown equivalent** to {ref} within ×/÷{margin:g}{_power_words(row['power'])}"
 
 
-def in_short(comparison: pd.DataFrame, attribution: pd.DataFrame | None, config: dict, level: int) -> str:
-    """Per device: the verdict of each reproduce variant, then the switch that explains the gap."""
-    ref = config["reference"]
-    ref_label = f"{ref['framework']}/{ref['variant']}"
-    parts = []
-    rows = comparison[comparison["variant"].isin(reproduce_variants(config))]
-    for device, group in rows.groupby("device"):
-        claims = [
-            f"**{row['framework']}/{row['variant']}** is "
-            f"{verdict(row['mse_ratio_ci_low'], row['mse_ratio_ci_high']).replace('the reference', ref_label)} "
-            f"(validation MSE × {_fmt(row['mse_ratio'])}, {level} % CI {_ci(row, 'mse_ratio')})"
-            for _, row in group.iterrows()
+def largest_cause(attribution: pd.DataFrame | None, device: str):
+    """The single applied change that closes the most of the gap, where its interval excludes 0; else None."""
+    if attribution is None or attribution.empty:
+        return None
+    single = single_changes(attribution[attribution["device"] == device])
+    single = single[single["share_ci_low"] > 0]
+    return None if single.empty else single.iloc[0]
+
+
+def headline(hypotheses: pd.DataFrame, attribution: pd.DataFrame | None, config: dict) -> str:
+    """The answer in one sentence per device, from the declared claims (and the largest cause found)."""
+    margin = config["statistics"]["equivalence_margin"]
+    if hypotheses.empty:
+        return ("**Answer:** this config declares no primary hypothesis (config key ``hypotheses``), so the "
+                "report states no verdict; everything below is exploratory.")
+    sentences = []
+    for device, group in hypotheses.groupby("device", sort=True):
+        clauses = []
+        for _, row in group.iterrows():
+            clause = claim_clause(row, margin)
+            cause = largest_cause(attribution, device) if row["claim"] == "worse" and row["supported"] else None
+            if cause is not None:
+                clause += (f"; the gap is ``{cause['switches']}``, which closes {_pct(cause['share_of_gap'])} "
+                           f"of it ({_pct(cause['share_ci_low'])} to {_pct(cause['share_ci_high'])})")
+            clauses.append(clause)
+        sentences.append(f"**Answer** (on {device}): " + "; ".join(clauses) + ".")
+    return " ".join(sentences)
+
+
+def claims_table(hypotheses: pd.DataFrame, config: dict) -> list[str]:
+    """The primary claims as an RST table: estimate, interval, test, corrected p, power, seeds needed."""
+    if hypotheses.empty:
+        return []
+    declared = config.get("hypotheses") or {}
+    alpha = config["statistics"]["equivalence_alpha"]
+    level = int(round(100 * (1 - 2 * alpha)))
+    lines = [".. list-table:: The primary hypotheses, declared in the config before the run "
+             f"(Holm-corrected over these {len(hypotheses)} tests, α = {alpha:g})",
+             "   :header-rows: 1", ""]
+    header = ["hypothesis", "device", f"geometric-mean MSE ratio ({level} % CI)", "test", "p (Holm)", "power",
+              "seeds for 90 % power", "verdict"]
+    lines += ["   * - " + header[0]] + [f"     - {h}" for h in header[1:]]
+    for _, row in hypotheses.iterrows():
+        seeds = row["seeds_for_90_percent_power"]
+        cells = [
+            f"**{row['hypothesis']}**: {declared.get(row['hypothesis'], {}).get('description', row['claim'])} "
+            f"({row['framework']}/{row['variant']}, n = {int(row['n'])}, against {row['reference']}, "
+            f"n = {int(row['n_reference'])})",
+            row["device"],
+            f"{_fmt(row['mse_ratio'])} ({_fmt(row['ci_low'])} to {_fmt(row['ci_high'])})",
+            row["test"],
+            _fmt(row["p_holm"], 2),
+            f"{100 * row['power']:.0f} %" if pd.notna(row["power"]) else "n/a",
+            "n/a" if pd.isna(seeds) else str(int(seeds)),
+            ("**supported**" if row["supported"] else "**not supported**") + _power_words(row["power"]),
         ]
-        sentence = f"On {device}, " + "; ".join(claims) + "."
-        sentence += control_sentence(group, ref)
-        if attribution is not None and not attribution.empty:
-            single = single_changes(attribution[attribution["device"] == device])
-            if not single.empty:
-                top = single.iloc[0]
-                sentence += (f" Of the single changes tested, ``{top['switches']}`` closes the most of the gap: "
-                             f"{_pct(top['share_of_gap'])} ({_pct(top['share_ci_low'])} to "
-                             f"{_pct(top['share_ci_high'])}).")
-                rest = single.iloc[1:]
-                null = rest[(rest["share_ci_low"] <= 0) & (rest["share_ci_high"] >= 0)]
-                if not null.empty:
-                    sentence += " No detectable part of it comes from " + _null_changes(null["switches"]) + "."
-        parts.append(sentence)
-    return "**In short:** " + " ".join(parts)
+        lines += ["   * - " + cells[0]] + [f"     - {c}" for c in cells[1:]]
+    return lines + [""]
 
 
 def seed_counts(summary: pd.DataFrame) -> str:
@@ -116,26 +135,52 @@ def seed_counts(summary: pd.DataFrame) -> str:
     return f"{common} seeds" + (f" ({', '.join(others)})" if others else "")
 
 
+def draws_sentence(draws: pd.DataFrame | None) -> list[str]:
+    """Whether each hypothesis tested on other draws of the data holds on every one (or nothing)."""
+    if draws is None or draws.empty:
+        return []
+    parts = []
+    for (name, device), group in draws.groupby(["hypothesis", "device"], sort=False):
+        held = group[group["supported"].astype(bool)]
+        n = len(group)
+        if len(held) == n:
+            parts.append(f"**{name}** holds on all {n} draws")
+        else:
+            failed = [str(int(d)) for d in group.loc[~group["supported"].astype(bool), "draw"]]
+            parts.append(f"**{name}** holds on {len(held)} of {n} draws (not on draw{'s' if len(failed) > 1 else ''} "
+                         f"{', '.join(failed)})")
+    seeds = ", ".join(str(int(d)) for d in sorted(draws["draw"].unique()))
+    return [f"On every draw of the data (dataset seeds {seeds}; exploratory, each draw its own Holm family): "
+            + "; ".join(parts) + ".", ""]
+
+
 def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, provenance: dict,
-               attribution: pd.DataFrame | None = None) -> str:
-    """The front page: the answer to research question 1 in plain words."""
+               attribution: pd.DataFrame | None = None, hypotheses: pd.DataFrame | None = None,
+               draws: pd.DataFrame | None = None) -> str:
+    """The front page: the answer first (declared claims), then research question 1 in detail."""
     level = int(round(100 * config["statistics"]["confidence_level"]))
     ref = config["reference"]
     ref_label = f"{ref['framework']}/{ref['variant']}"
+    hypotheses = hypotheses if hypotheses is not None else pd.DataFrame()
     lines = [
         "Answer",
         "------",
         "",
+        headline(hypotheses, attribution, config),
+        "",
     ]
+    lines += claims_table(hypotheses, config)
+    lines += draws_sentence(draws)
     lines += [
         f"Each framework and variant was trained with {seed_counts(summary)} for "
         f"{config['training']['epochs']} epochs on the user's data "
-        f"({config['dataset']['n_train']} training and {config['dataset']['n_val']} validation rows). "
-        f"Intervals are bootstrap {level} % confidence intervals of the mean over seeds; "
-        f"the reference is **{ref_label}**.",
+        f"({config['dataset']['n_train']} training and {config['dataset']['n_val']} validation rows); "
+        "validation MSE is on the MinMax-scaled target. Intervals are t-intervals over seeds "
+        f"({level} %; of log MSE for the geometric mean and for ratios); the reference is **{ref_label}**.",
         "",
     ]
-    lines += [in_short(comparison, attribution, config, level), ""]
+    lines += ["In detail (exploratory: every variant of research question 1 against the reference, "
+              "uncorrected; the verdicts above come from the declared hypotheses alone):", ""]
     for device, dev_summary in summary.groupby("device"):
         ref_row = dev_summary[
             (dev_summary["framework"] == ref["framework"]) & (dev_summary["variant"] == ref["variant"])
@@ -158,15 +203,17 @@ def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, pr
             switches = config["variants"][row["variant"]].get("switches")
             lines += [
                 f"- **{row['framework']}/{row['variant']}** ({describe_switches(switches, row['framework'])}): "
-                f"validation MSE {_fmt(s['val_mse_mean'])} ({_ci(s, 'val_mse')}), "
-                f"{_fmt(row['mse_ratio'])} times the reference ({_ci(row, 'mse_ratio')}), "
+                f"validation MSE {_fmt(s['val_mse_mean'])} ({_ci(s, 'val_mse')}), geometric mean "
+                f"{_fmt(s['val_mse_gmean'])} ({_ci(s, 'val_mse_gmean')}), "
+                f"{_fmt(row['mse_ratio'])} times the reference's geometric mean ({_ci(row, 'mse_ratio')}), "
                 f"that is {_fmt(row['mse_percent_difference'])} % "
                 f"({_ci(row, 'mse_percent_difference')} %); Pearson r {_fmt(s['val_pearson_r_mean'])} "
                 f"({_ci(s, 'val_pearson_r')}), R² {_fmt(s['val_r2_mean'])} ({_ci(s, 'val_r2')}). "
-                f"It is **{verdict(row['mse_ratio_ci_low'], row['mse_ratio_ci_high'])}** "
-                f"(Welch's t on log MSE, Holm-adjusted p = {_fmt(row['welch_p_holm'], 2)}; "
-                f"Mann-Whitney p = {_fmt(row['mannwhitney_p_holm'], 2)}; "
-                f"probability that a run beats a reference run: {_fmt(row['p_improvement'], 2)}).",
+                f"Its interval reads: {verdict(row['mse_ratio_ci_low'], row['mse_ratio_ci_high'])} "
+                f"(exploratory, uncorrected: Welch's t on log MSE p = {_fmt(row['welch_p'], 2)}; "
+                f"Mann-Whitney p = {_fmt(row['mannwhitney_p'], 2)}; "
+                f"probability that a run beats a reference run: {_fmt(row['p_improvement'], 2)}, "
+                f"{level} % CI {_ci(row, 'p_improvement', 2)}).",
             ]
         lines.append("")
     devices = provenance["devices_ran"]
@@ -186,17 +233,26 @@ def single_changes(attribution: pd.DataFrame) -> pd.DataFrame:
     """Single switches applied to the posted code that have a share of the gap, largest first."""
     rows = attribution[(attribution["direction"] == "apply") & (attribution["n_switches"] == 1)
                        & attribution["share_of_gap"].notna()]
+    if "baseline" in rows:  # the posted gap only: non-linear variants share their own (research question 6)
+        rows = rows[rows["baseline"] == "as_posted"]
     return rows.sort_values("share_of_gap", ascending=False)
 
 
+# Below this share at both ends of its interval, a change "explains less than 1 % of the gap".
+NEGLIGIBLE_SHARE = 0.01
+
+
 def _share_words(row) -> str:
+    """What a share's interval says, in words: negligible (both ends tiny) is not "no detectable part"."""
     low, high = row["share_ci_low"], row["share_ci_high"]
     if pd.isna(low) or pd.isna(high):
         return "cannot be told with this few seeds"
     if low > 0.5:
         return "explains most of the gap"
+    if max(abs(low), abs(high)) < NEGLIGIBLE_SHARE:
+        return f"explains less than {_pct(NEGLIGIBLE_SHARE)} of the gap, if any"
     if low <= 0 <= high:
-        return "explains no detectable part of the gap"
+        return f"explains no detectable part of the gap, though its interval reaches {_pct(max(abs(low), abs(high)))}"
     if high < 0:
         return "makes the gap larger"
     return "explains part of the gap"
@@ -206,11 +262,13 @@ def _pct(x) -> str:
     """Three significant digits, but no 1.78e-05 %: below 0.01 % a share is 0.00 %."""
     if pd.isna(x):
         return "n/a"
-    return f"{100 * x:.2f} %" if abs(100 * x) < 0.01 else f"{100 * x:.3g} %"
+    return "0.00 %" if abs(100 * x) < 0.005 else f"{100 * x:.2f} %" if abs(100 * x) < 0.01 else f"{100 * x:.3g} %"
 
 
 def diagnosis_rst(attribution: pd.DataFrame, config: dict) -> str:
     """Research question 2: the share of the gap each switch explains, and what went untested."""
+    nonlinear = [n for n, v in config["variants"].items() if v.get("question") == "nonlinear"]
+    attribution = attribution[~attribution["variant"].isin(nonlinear)]
     lines = ["Which causes explain the gap (research question 2)",
              "--------------------------------------------------", ""]
     if attribution.empty:
@@ -242,8 +300,20 @@ def diagnosis_rst(attribution: pd.DataFrame, config: dict) -> str:
     return "\n".join(lines)
 
 
-def equivalence_rst(equivalence: pd.DataFrame, config: dict) -> str:
-    """Research question 3: are the fixed variants equivalent to the reference at the declared margin?"""
+def same_results(identical: pd.DataFrame | None, framework: str, device: str) -> dict:
+    """{variant: (the variant it matches, largest per-seed difference)} for one framework and device."""
+    if identical is None or identical.empty:
+        return {}
+    rows = identical[(identical["framework"] == framework) & (identical["device"] == device)]
+    return {r["variant"]: (r["same_as"], r["largest_seed_difference"]) for _, r in rows.iterrows()}
+
+
+def equivalence_rst(equivalence: pd.DataFrame, config: dict, identical: pd.DataFrame | None = None) -> str:
+    """Research question 3: are the fixed variants equivalent to the reference at the declared margin?
+
+    A variant whose every seed gives numerically the result of another
+    (``identical``) is not listed again: a sentence says which it matches.
+    """
     s = config["statistics"]
     ref = config["reference"]
     fixes = [name for name, v in config["variants"].items() if v.get("fix")]
@@ -257,14 +327,54 @@ def equivalence_rst(equivalence: pd.DataFrame, config: dict) -> str:
     if rows.empty:
         lines += ["No variant of this config is marked ``fix: true``.", ""]
     level = int(round(100 * (1 - 2 * s["equivalence_alpha"])))
+    declared = {(h["framework"], h["variant"]) for h in (config.get("hypotheses") or {}).values()
+                if h["claim"] == "equivalent"}
+    if not rows.empty:
+        lines += ["The declared hypotheses' verdicts are at the top of this page; the rest of this list is "
+                  "exploratory (uncorrected TOST p-values).", ""]
     for _, row in rows.iterrows():
-        word = "**equivalent**" if row["equivalent"] else "**not shown equivalent**"
+        same = same_results(identical, row["framework"], row["device"]).get(row["variant"])
+        if same is not None and same[0] in set(rows["variant"]):
+            lines.append(f"- {row['framework']}/{row['variant']} on {row['device']} gives numerically the results "
+                         f"of {row['framework']}/{same[0]} (every seed's log MSE within {_fmt(same[1], 2)}), "
+                         "so it is not listed again.")
+            continue
+        word = "equivalent" if row["equivalent"] else "not shown equivalent"
+        kind = "primary, see the table above" if (row["framework"], row["variant"]) in declared else "exploratory"
+        power = row.get("power", float("nan"))
+        seeds = row.get("seeds_for_90_percent_power", float("nan"))
         lines.append(
-            f"- {row['framework']}/{row['variant']} on {row['device']}: {word} "
-            f"(MSE ratio {_fmt(np.exp(row['log_ratio']))}, {level} % CI {_fmt(np.exp(row['log_ratio_ci_low']))} "
-            f"to {_fmt(np.exp(row['log_ratio_ci_high']))}; TOST p = {_fmt(row['tost_p'], 2)}).")
+            f"- {row['framework']}/{row['variant']} on {row['device']} ({kind}): {word} "
+            f"(geometric-mean MSE ratio {_fmt(row['mse_ratio'])}, {level} % CI "
+            f"{_fmt(row['mse_ratio_ci_low'])} to {_fmt(row['mse_ratio_ci_high'])}; TOST p = "
+            f"{_fmt(row['tost_p'], 2)}; power {'n/a' if pd.isna(power) else f'{100 * power:.0f} %'} at the "
+            f"observed spread, {'n/a' if pd.isna(seeds) else int(seeds)} seeds per group for 90 %).")
     lines.append("")
     return "\n".join(lines)
+
+
+def crn_rst(crn: pd.DataFrame | None, config: dict) -> str:
+    """Research questions 1 and 3, paired: the same draws on both sides, seed by seed."""
+    title = "Same random numbers on both sides: a paired comparison"
+    lines = [title, "-" * len(title), ""]
+    if crn is None or crn.empty:
+        return "\n".join(lines + ["This config runs no common-random-numbers pair (config key ``crn``).", ""])
+    level = int(round(100 * config["statistics"]["confidence_level"]))
+    lines += ["Each pair is trained from common random numbers: per seed, both sides start from the same initial "
+              "weights and see the same batch orders. This answers *do the two compute the same thing?*, free "
+              "of the spread between seeds; the comparisons above, each framework with its own random "
+              "numbers as a user runs it, answer *does a user see the same results?* (exploratory, "
+              "uncorrected).", ""]
+    for _, row in crn.iterrows():
+        word = "equivalent" if row["equivalent"] else "not shown equivalent"
+        lines.append(
+            f"- {row['a']} against {row['b']} ({int(row['n_pairs'])} seeds): {word} within "
+            f"×/÷{row['margin']:g} (paired TOST p = {_fmt(row['tost_p'], 2)}{_power_words(row['power'])}); "
+            f"geometric-mean MSE ratio {_fmt(row['mse_ratio'], 4)} ({level} % paired CI "
+            f"{_fmt(row['ci_low'], 4)} to {_fmt(row['ci_high'], 4)}); per-seed log MSE differences up to "
+            f"{_fmt(row['largest_seed_difference'], 2)} (standard deviation "
+            f"{_fmt(row['sd_of_differences'], 2)}).")
+    return "\n".join(lines + [""])
 
 
 def lockstep_rst(lockstep: pd.DataFrame | None, config: dict) -> str:
@@ -329,8 +439,9 @@ def determinism_rst(repeats: pd.DataFrame, devices: pd.DataFrame, devices_ran: l
     return "\n".join(lines + [""])
 
 
-def nonlinear_rst(summary: pd.DataFrame, config: dict) -> str:
-    """Research question 6: what a model with an activation reaches in each framework."""
+def nonlinear_rst(summary: pd.DataFrame, config: dict, across: pd.DataFrame | None = None,
+                  attribution: pd.DataFrame | None = None) -> str:
+    """Research question 6: what a model with an activation reaches in each framework, and why they differ."""
     names = [n for n, v in config["variants"].items() if v.get("question") == "nonlinear"]
     lines = ["Beyond the question: a non-linear model (research question 6)",
              "---------------------------------------------------------------", ""]
@@ -342,7 +453,31 @@ def nonlinear_rst(summary: pd.DataFrame, config: dict) -> str:
         lines.append(f"- {row['framework']}/{row['variant']} on {row['device']}: validation MSE "
                      f"{_fmt(row['val_mse_mean'])} ({_ci(row, 'val_mse')}), Pearson r "
                      f"{_fmt(row['val_pearson_r_mean'])} ({_ci(row, 'val_pearson_r')}).")
-    return "\n".join(lines + [""])
+    lines.append("")
+    level = int(round(100 * config["statistics"]["confidence_level"]))
+    margin = config["statistics"]["equivalence_margin"]
+    rows = across[across["variant"].isin(names)] if across is not None else pd.DataFrame()
+    if not rows.empty:
+        lines += ["PyTorch against Keras, the same non-linear model (exploratory, uncorrected):", ""]
+        for _, row in rows.iterrows():
+            word = "equivalent" if row["equivalent"] else "not shown equivalent"
+            lines.append(f"- {row['framework']}/{row['variant']} against {row['against']}/{row['variant']} on "
+                         f"{row['device']}: geometric-mean MSE ratio {_fmt(row['mse_ratio'])} ({level} % CI "
+                         f"{_fmt(row['ci_low'])} to {_fmt(row['ci_high'])}); {word} within ×/÷{margin:g} "
+                         f"(TOST p = {_fmt(row['tost_p'], 2)}{_power_words(row['power'])}).")
+        lines.append("")
+    why = (attribution[attribution["variant"].isin(names)] if attribution is not None and not attribution.empty
+           else pd.DataFrame())
+    if not why.empty:
+        lines += ["Which of the switches that still differ between the two (init, Adam rule, bias init) explain "
+                  "it: each aligned PyTorch variant against its non-linear baseline, paired by seed, and the "
+                  "share of the PyTorch-against-Keras difference it closes:", ""]
+        for _, row in why.iterrows():
+            lines.append(f"- **{row['framework']}/{row['variant']}** ({row['switches']}), {row['gap']}: "
+                         f"closes {_pct(row['share_of_gap'])} ({_pct(row['share_ci_low'])} to "
+                         f"{_pct(row['share_ci_high'])}); it {_share_words(row)}.")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def what_to_do_rst(attribution: pd.DataFrame, config: dict) -> str:
@@ -351,15 +486,25 @@ def what_to_do_rst(attribution: pd.DataFrame, config: dict) -> str:
     single = single_changes(attribution)
     if single.empty:
         return "\n".join(lines + ["This config applies no single switch to the posted code.", ""])
-    lines.append("Changes to the posted PyTorch code, ranked by the share of the gap each one closes on its own:")
-    lines.append("")
-    for rank, (_, row) in enumerate(single.iterrows(), start=1):
-        switches = config["variants"][row["variant"]].get("switches") or {}
-        (name, value), = switches.items()
-        change = code_change(name, value)
-        lines.append(f"{rank}. {change}: closes {_pct(row['share_of_gap'])} of the gap "
-                     f"({_pct(row['share_ci_low'])} to {_pct(row['share_ci_high'])}) on {row['device']}; "
-                     f"it {_share_words(row)}.")
+    def change(row):
+        (name, value), = (config["variants"][row["variant"]].get("switches") or {}).items()
+        return code_change(name, value)
+
+    # Ranked only where the interval excludes zero: two effects indistinguishable from 0 have no order.
+    ranked, rest = single[single["share_ci_low"] > 0], single[~(single["share_ci_low"] > 0)]
+    if not ranked.empty:
+        lines += ["Changes to the posted PyTorch code that close a detectable part of the gap, ranked by the "
+                  "share each one closes on its own (exploratory; paired intervals):", ""]
+        for rank, (_, row) in enumerate(ranked.iterrows(), start=1):
+            lines.append(f"{rank}. {change(row)}: closes {_pct(row['share_of_gap'])} of the gap "
+                         f"({_pct(row['share_ci_low'])} to {_pct(row['share_ci_high'])}) on {row['device']}; "
+                         f"it {_share_words(row)}.")
+        lines.append("")
+    if not rest.empty:
+        lines += ["Changes with no detectable effect on the gap (unranked):", ""]
+        lines += [f"- {change(row)}: {_pct(row['share_of_gap'])} ({_pct(row['share_ci_low'])} to "
+                  f"{_pct(row['share_ci_high'])}) on {row['device']}; it {_share_words(row)}."
+                  for _, row in rest.iterrows()]
     return "\n".join(lines + [""])
 
 
@@ -388,12 +533,14 @@ def front_page(tables: dict, environment: dict, config: dict) -> str:
     facts = run_facts(tables["runs"], tables["timings"], environment)
     attribution = tables["attribution"]
     return "\n".join([
-        answer_rst(tables["summary"], tables["comparison"], config, facts, attribution),
+        answer_rst(tables["summary"], tables["comparison"], config, facts, attribution, tables["hypotheses"],
+                   tables.get("draws")),
         incomplete_rst(tables["incomplete"]),
         what_to_do_rst(attribution, config),
         diagnosis_rst(attribution, config),
-        equivalence_rst(tables["equivalence"], config),
+        equivalence_rst(tables["equivalence"], config, tables.get("identical")),
+        crn_rst(tables.get("crn"), config),
         lockstep_rst(tables["lockstep"], config),
         determinism_rst(tables["repeats"], tables["devices"], facts["devices_ran"]),
-        nonlinear_rst(tables["summary"], config),
+        nonlinear_rst(tables["summary"], config, tables.get("across_frameworks"), attribution),
     ])

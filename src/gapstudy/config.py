@@ -83,6 +83,33 @@ def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA,
             f"{ref['framework']!r} (its frameworks: {config['variants'][ref['variant']]['frameworks']})"
         )
 
+    for name, spec in (config.get("hypotheses") or {}).items():
+        check_arm(config, spec, f"hypotheses.{name}")
+        if (spec["framework"], spec["variant"]) == (ref["framework"], ref["variant"]):
+            raise ConfigError(f"config key hypotheses.{name}: the reference cannot be tested against itself")
+
+    draws = config.get("dataset_draws") or {}
+    for name in draws.get("hypotheses", []):
+        if name not in (config.get("hypotheses") or {}):
+            raise ConfigError(f"config key dataset_draws.hypotheses: {name!r} is not a declared hypothesis "
+                              f"(declared: {', '.join(config.get('hypotheses') or {}) or 'none'})")
+    if config["dataset"]["seed"] in draws.get("seeds", []):
+        raise ConfigError(f"config key dataset_draws.seeds: {config['dataset']['seed']} is the study's own draw "
+                          "(dataset.seed); list only the other draws")
+
+    for name, pair in (config.get("crn") or {}).get("pairs", {}).items():
+        for side in ("a", "b"):
+            check_arm(config, pair[side], f"crn.pairs.{name}.{side}")
+        draws = [{k: variants_mod.resolve(config["variants"][pair[side]["variant"]].get("switches"),
+                                          pair[side]["framework"], config["training"])[k]
+                  for k in ("weight_init", "bias_init", "epochs")} for side in ("a", "b")]
+        if draws[0] != draws[1]:
+            raise ConfigError(
+                f"config key crn.pairs.{name}: the two sides draw their initial weights differently "
+                f"({draws[0]} against {draws[1]}); common random numbers need the same weight_init, bias_init "
+                "and epochs on both sides"
+            )
+
     for name, pair in (config.get("lockstep") or {}).get("pairs", {}).items():
         for framework in ("torch", "keras"):
             variant = pair[framework]
@@ -103,6 +130,17 @@ def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA,
     resolved = dict(config)
     resolved["devices_resolved"] = devices
     return resolved
+
+
+def check_arm(config: dict, spec: dict, key: str) -> None:
+    """Refuse a {framework, variant} that the config does not run, naming the key and what it does run."""
+    variant = config["variants"].get(spec["variant"])
+    if variant is None or spec["framework"] not in variant["frameworks"]:
+        raise ConfigError(
+            f"config key {key}: {spec['framework']}/{spec['variant']} is not a framework and variant this "
+            f"config runs (variants that run {spec['framework']}: "
+            f"{', '.join(n for n, v in config['variants'].items() if spec['framework'] in v['frameworks'])})"
+        )
 
 
 def load_schema(path: Path = SCHEMA) -> dict:
@@ -130,14 +168,40 @@ def seeds(config: dict, framework: str) -> list[int]:
 
 
 def runs(config: dict) -> list[dict]:
-    """Every (framework, variant, seed, device) the validated config asks for."""
+    """Every (framework, variant, seed, device) the validated config asks for, on its own dataset draw."""
     found = []
+    draw = config["dataset"]["seed"]
     for variant, spec in config["variants"].items():
         for framework, device in product(spec["frameworks"], config["devices_resolved"]):
             if device not in FRAMEWORKS[framework].devices:
                 continue
             for seed in seeds(config, framework):
-                found.append({"framework": framework, "variant": variant, "seed": seed, "device": device})
+                found.append({"framework": framework, "variant": variant, "seed": seed, "device": device,
+                              "draw": draw})
+    return found
+
+
+def draw_arms(config: dict) -> list[tuple[str, str]]:
+    """The (framework, variant)s that run on the other dataset draws: the named hypotheses' and the reference."""
+    spec = config.get("dataset_draws") or {}
+    declared = config.get("hypotheses") or {}
+    arms = [(declared[h]["framework"], declared[h]["variant"]) for h in spec.get("hypotheses", [])]
+    ref = (config["reference"]["framework"], config["reference"]["variant"])
+    return sorted(set(arms) | ({ref} if arms else set()))
+
+
+def draw_runs(config: dict) -> list[dict]:
+    """Every run on the other dataset draws (config key dataset_draws), on the devices that run the study."""
+    spec = config.get("dataset_draws") or {}
+    found = []
+    for draw in spec.get("seeds", []):
+        for framework, variant in draw_arms(config):
+            for device in config["devices_resolved"]:
+                if device not in FRAMEWORKS[framework].devices:
+                    continue
+                for seed in spec["training_seeds"]:
+                    found.append({"framework": framework, "variant": variant, "seed": seed, "device": device,
+                                  "draw": draw})
     return found
 
 

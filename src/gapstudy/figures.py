@@ -26,11 +26,11 @@ FRAMEWORK_ORDER = tuple(FRAMEWORKS)
 
 def band(intervals: dict):
     """seaborn's ``errorbar`` for a mean over seeds: the tables' interval (``stats.mean_ci``)."""
-    settings = dict(intervals)
+    level = intervals["level"]
 
     def interval(values):
         values = np.asarray(values, dtype=float)
-        low, high = stats.mean_ci(values, **settings)
+        low, high = stats.mean_ci(values, level)
         mean = float(np.mean(values))
         return (mean, mean) if np.isnan(low) else (low, high)
 

@@ -244,23 +244,31 @@ PROVENANCE = "Software, devices and run time"
 
 RESULTS = "results"
 LOGS = "logs"
-# One training job: a directory of one record per seed.
-RECORDS = RESULTS + "/runs/{framework}/{variant}/{device}"
+# One training job: a directory of one record per seed. ``draw`` is the dataset
+# draw (config dataset.seed for the study itself; dataset_draws.seeds besides).
+RECORDS = RESULTS + "/runs/draw{draw}/{framework}/{variant}/{device}"
 RECORD = "seed{seed}.json"
 # Finished seeds of a job that was killed, kept for its rerun (gapstudy.run.train_runs).
-PARTIAL = RESULTS + "/partial/{framework}/{variant}/{device}"
-DATASET = RESULTS + "/data/dataset.npz"
-MANIFEST = RESULTS + "/data/manifest.json"
+PARTIAL = RESULTS + "/partial/draw{draw}/{framework}/{variant}/{device}"
+DATASET = RESULTS + "/data/draw{draw}/dataset.npz"
+MANIFEST = RESULTS + "/data/draw{draw}/manifest.json"
 ENVIRONMENT = RESULTS + "/environment.json"
 LOCKSTEP = RESULTS + "/lockstep/{pair}/{name}"
+# One side of a common-random-numbers pair: every seed's validation MSE.
+CRN = RESULTS + "/crn/{pair}/{side}.json"
 BENCHMARKS = RESULTS + "/benchmarks"
 ANSWER = RESULTS + "/report/answer.rst"
 PROVENANCE_JSON = RESULTS + "/report/provenance.json"
 
 
-def record(framework: str, variant: str, device: str, seed: int) -> str:
+def record(framework: str, variant: str, device: str, seed: int, draw: int) -> str:
     """The path of one run's record."""
-    return f"{RECORDS}/{RECORD}".format(framework=framework, variant=variant, device=device, seed=seed)
+    return f"{RECORDS}/{RECORD}".format(framework=framework, variant=variant, device=device, seed=seed, draw=draw)
+
+
+def dataset(draw: int) -> tuple[str, str]:
+    """The arrays and the manifest of one dataset draw."""
+    return DATASET.format(draw=draw), MANIFEST.format(draw=draw)
 
 
 def table(name: str) -> str:
@@ -301,6 +309,8 @@ class Page:
     category: str
     subcategory: str = ""
     needs_lockstep: bool = False
+    needs_crn: bool = False
+    needs_draws: bool = False
 
 
 @dataclass(frozen=True)
@@ -322,32 +332,64 @@ class Figure:
 PAGES: dict[str, Page] = {
     p.name: p
     for p in (
+        Page("hypotheses", "hypotheses", "The primary hypotheses: tests, corrected p-values, power",
+             "The hypotheses the config declares before the run, one test each: claim worse, the one-sided "
+             "Welch t on log validation MSE (higher geometric mean than the reference); claim equivalent, "
+             "two one-sided Welch tests (TOST) at the declared margin. p_holm is Holm-corrected over this "
+             "family alone, and supported means p_holm < α. mse_ratio is the ratio of geometric-mean MSEs "
+             "(on the MinMax-scaled target) with its (1 − 2α) confidence interval. power is at the observed "
+             "pooled spread of log MSE (log_mse_sd): for equivalence at a true ratio of 1, for worse at the "
+             "observed ratio; seeds_for_90_percent_power is the number of seeds per group that 90 % power "
+             "needs at that spread.",
+             RQ1, "Tables"),
         Page("summary", "summary", "Summary over seeds",
              "Validation MSE (on the MinMax-scaled target), Pearson r, R² and MAE per framework × variant × "
-             "device: mean, median and {level} % confidence interval of the mean over seeds "
-             "(method in the ci_method column). Diverged runs (loss NaN or infinite at some epoch, or a "
+             "device: mean, median and {level} % confidence interval of the mean over seeds, and the "
+             "geometric mean of the MSE with its interval (method in the ci_method column). Diverged runs (loss NaN or infinite at some epoch, or a "
              "non-finite final MSE) are counted in n_diverged and left out of the statistics; "
              "the table of runs that failed or diverged lists them.",
              RQ1, "Tables"),
         Page("comparison", "comparison", "Comparison with the reference",
-             "Each framework × variant against the reference run of the config on the same device: ratio "
-             "of mean validation MSEs (and the user's \"percent error difference\") with a two-sample "
-             "bootstrap {level} % confidence interval, Welch's t on log MSE and Mann-Whitney U with "
-             "Holm-adjusted p-values across the table, and the probability that a random run has a lower "
-             "MSE than a random reference run.",
+             "Exploratory: each framework × variant against the reference run of the config on the same "
+             "device: ratio of geometric-mean validation MSEs (and the user's \"percent error "
+             "difference\") with its {level} % Welch t-interval on log MSE, Welch's t on log MSE and "
+             "Mann-Whitney U as a rank check (uncorrected p-values: the verdicts come from the declared "
+             "hypotheses), and the probability that a random run has a lower MSE than a random reference "
+             "run.",
              RQ1, "Tables"),
         Page("attribution", "attribution", "Share of the gap per switch",
              "One row per variant with a baseline: the switches in which it differs from its baseline, "
              "whether they are applied to the posted PyTorch code or reverted in the aligned one, the "
              "change in mean log validation MSE, and the share of the posted gap (PyTorch as posted "
-             "against the reference) that the change closes (applied) or reopens (reverted), with a "
-             "bootstrap {level} % confidence interval over seeds.",
+             "against the reference) that the change closes (applied) or reopens (reverted). A variant and "
+             "its baseline at the same seed share their random draws, so the change is paired by seed: the "
+             "mean per-seed difference of log MSE with its {level} % paired t-interval, and the share's "
+             "{level} % interval is a bootstrap that resamples the framework's seeds jointly (the "
+             "reference's apart). A switch that changes nothing has an interval of zero width.",
+             RQ2, "Tables"),
+        Page("across_frameworks", "across_frameworks", "The same variant in PyTorch and in Keras",
+             "Exploratory: every variant that runs in both PyTorch and Keras (the posted code, the "
+             "non-linear models), PyTorch against Keras: ratio of geometric-mean validation MSEs with its "
+             "{level} % Welch t-interval on log MSE, Welch's t, TOST at the declared margin and its power "
+             "(uncorrected).",
+             RQ1, "Tables"),
+        Page("identical", "identical", "Variants that give numerically the same result",
+             "Variants of one framework whose log validation MSE agrees within 1e-4 at every seed (a "
+             "switch that changes the arithmetic only in the last digits): each is listed with the variant "
+             "it matches and the largest per-seed difference. The front page shows each such result once.",
+             RQ2, "Tables"),
+        Page("paired_differences", "paired_differences", "Per-seed differences of each switch",
+             "For each variant with a baseline, at every seed both ran: the log validation MSE of the "
+             "variant, of its baseline, and their difference, the numbers behind the paired intervals of "
+             "the attribution table.",
              RQ2, "Tables"),
         Page("equivalence", "equivalence", "Equivalence with the reference (TOST)",
-             "Two one-sided Welch tests (TOST, statsmodels' ttost_ind) of each variant's log validation "
-             "MSE against the reference's, with the margin (a factor on the geometric-mean MSE) and α "
-             "declared in the config before the run; log_ratio_ci_* is the (1 − 2α) confidence interval "
-             "of the difference of mean log MSE.",
+             "Exploratory, every variant: two one-sided Welch tests (TOST, statsmodels' ttost_ind) of each "
+             "variant's log validation MSE against the reference's, with the margin (a factor on the "
+             "geometric-mean MSE) and α declared in the config before the run; log_ratio_ci_* is the "
+             "(1 − 2α) confidence interval of the difference of mean log MSE; power at the rows' pooled "
+             "spread and a true ratio of 1, and the seeds per group that 90 % power needs. The verdicts "
+             "of the declared hypotheses are in their own table.",
              RQ3, "Tables"),
         Page("lockstep", "lockstep", "Lock-step: first step apart, largest difference",
              "For each pair, PyTorch and Keras start from the same initial weights (drawn once by the "
@@ -358,6 +400,23 @@ PAGES: dict[str, Page] = {
              "disagree on the loss of the very first batch, before any update; max_abs_diff is the "
              "largest difference of any parameter over all steps.",
              RQ4, needs_lockstep=True),
+        Page("crn", "crn", "Common random numbers: the same draws on both sides, paired by seed",
+             "For each pair, per seed, both sides start from the same initial weights (drawn once by the "
+             "PyTorch model's initialiser with the pair's init switches) and see the same batch order "
+             "each epoch (NumPy's PCG64), each side in its own job. mse_ratio is the ratio of "
+             "geometric-mean validation MSEs (on the MinMax-scaled target) with the {level} % paired "
+             "t-interval of the per-seed log differences; tost_p is the paired TOST at the declared "
+             "margin (statsmodels' ttost_paired), with its (1 − 2α) interval, its power at the observed "
+             "spread of the differences and a true ratio of 1, and the seeds 90 % power needs. This "
+             "answers whether the two compute the same thing; the independent design (each framework its "
+             "own random numbers) answers whether a user sees the same results.",
+             RQ3, "Tables", needs_crn=True),
+        Page("draws", "draws", "The primary hypotheses on other draws of the data",
+             "Exploratory robustness check: the hypotheses named in dataset_draws, tested again on each "
+             "other draw of the dataset (dataset.seed), with the runs of that draw alone "
+             "(dataset_draws.training_seeds), Holm-corrected within each draw; the study's own draw is the "
+             "first row of each hypothesis. holds_on_every_draw says whether the verdict is the same on all.",
+             RQ1, "Tables", needs_draws=True),
         Page("determinism", "determinism", "Do runs repeat bit for bit?",
              "In every training job the first repeat_runs seeds are trained twice in the same process, "
              "and the two runs' final weights (sha256 of the float32 parameters) and validation "

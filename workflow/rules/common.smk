@@ -52,6 +52,8 @@ localrules:
     determinism,
     figure,
     lockstep_table,
+    crn_table,
+    draws,
     page,
     answer,
     provenance,
@@ -59,7 +61,12 @@ localrules:
 
 
 RUNS = study_config.runs(config)
+# The study's own dataset draw, and the runs on the other draws (config key dataset_draws).
+DRAW = config["dataset"]["seed"]
+DRAW_RUNS = study_config.draw_runs(config)
+OTHER_DRAWS = sorted({r["draw"] for r in DRAW_RUNS})
 LOCKSTEP_PAIRS = sorted((config.get("lockstep") or {}).get("pairs", {}))
+CRN_PAIRS = sorted((config.get("crn") or {}).get("pairs", {}))
 # The report's figures and tables this config makes (lock-step ones only with pairs).
 FIGURE_NAMES = [
     f.name for f in FIGURES.values() if LOCKSTEP_PAIRS or not f.needs_lockstep
@@ -67,7 +74,10 @@ FIGURE_NAMES = [
 PAGE_NAMES = [
     p.name
     for p in PAGES.values()
-    if p.table and (LOCKSTEP_PAIRS or not p.needs_lockstep)
+    if p.table
+    and (LOCKSTEP_PAIRS or not p.needs_lockstep)
+    and (CRN_PAIRS or not p.needs_crn)
+    and (OTHER_DRAWS or not p.needs_draws)
 ]
 
 
@@ -75,8 +85,9 @@ wildcard_constraints:
     framework="|".join(FRAMEWORKS),
     variant="|".join(config["variants"]),
     device="|".join(reg.DEVICES),
-    pair="|".join(LOCKSTEP_PAIRS) or "(?!)",
+    pair="|".join(LOCKSTEP_PAIRS + CRN_PAIRS) or "(?!)",
     figure="|".join(FIGURES),
+    draw=r"\d+",
     page="|".join(PAGES),
 
 
@@ -96,27 +107,62 @@ def train_code(wildcards):
 
 
 def job_seeds(wildcards):
-    return study_config.seeds(config, wildcards.framework)
+    """A job's seeds: the framework's on the study's draw, dataset_draws.training_seeds on the others."""
+    if int(wildcards.draw) == DRAW:
+        return study_config.seeds(config, wildcards.framework)
+    return list(config["dataset_draws"]["training_seeds"])
 
 
 def job_records(wildcards):
     """The records one training job writes, one per seed, inside its output directory."""
     return [
-        reg.record(wildcards.framework, wildcards.variant, wildcards.device, seed)
+        reg.record(
+            wildcards.framework,
+            wildcards.variant,
+            wildcards.device,
+            seed,
+            wildcards.draw,
+        )
         for seed in job_seeds(wildcards)
     ]
 
 
-def run_records(wildcards=None):
-    """Every seed's record, inside the training jobs' directories (sorted: a param)."""
+def records(runs):
     return sorted(
-        reg.record(r["framework"], r["variant"], r["device"], r["seed"]) for r in RUNS
+        reg.record(r["framework"], r["variant"], r["device"], r["seed"], r["draw"])
+        for r in runs
     )
 
 
-def train_jobs(wildcards=None):
-    """The training jobs' output directories, one per framework, variant and device."""
-    return sorted({reg.RECORDS.format(**run) for run in RUNS})
+def run_records(wildcards=None):
+    """Every seed's record of the study's draw, inside the training jobs' directories (sorted: a param)."""
+    return records(RUNS)
+
+
+def train_jobs(runs=RUNS):
+    """The training jobs' output directories, one per framework, variant, device and draw."""
+    return sorted({reg.RECORDS.format(**run) for run in runs})
+
+
+def draw_arm_runs():
+    """The runs the dataset-draw table reads: the named hypotheses' arms on every draw."""
+    arms = set(study_config.draw_arms(config))
+    on_study_draw = [r for r in RUNS if (r["framework"], r["variant"]) in arms]
+    return on_study_draw + DRAW_RUNS
+
+
+def draw_records():
+    """{draw: its records} for the dataset-draw table (keys as strings: a param)."""
+    runs = draw_arm_runs()
+    return {
+        str(d): records([r for r in runs if r["draw"] == d])
+        for d in sorted({r["draw"] for r in runs})
+    }
+
+
+def draws_outputs(wildcards=None):
+    """The dataset-draw table, where the config asks for other draws."""
+    return [reg.table("draws")] if OTHER_DRAWS else []
 
 
 def train_priority(wildcards):
@@ -145,6 +191,29 @@ def lockstep_switches(wildcards, framework):
     )
 
 
+def crn_switches(wildcards):
+    """The resolved switches of one side of a common-random-numbers pair."""
+    side = config["crn"]["pairs"][wildcards.pair][wildcards.side]
+    return canonical(
+        resolve_switches(
+            config["variants"][side["variant"]].get("switches"),
+            side["framework"],
+            config["training"],
+        )
+    )
+
+
+def crn_draw_switches(wildcards):
+    """The switches that decide a pair's common draws (the config checks both sides agree)."""
+    switches = crn_switches(wildcards)
+    return {k: switches[k] for k in ("bias_init", "weight_init")}
+
+
+def crn_outputs(wildcards=None):
+    """The common-random-numbers table, where the config asks for pairs."""
+    return [reg.table("crn")] if CRN_PAIRS else []
+
+
 def lockstep_outputs(wildcards=None):
     """The lock-step table, where the config asks for lock-step pairs."""
     return [reg.table("lockstep")] if LOCKSTEP_PAIRS else []
@@ -152,14 +221,7 @@ def lockstep_outputs(wildcards=None):
 
 def intervals():
     """How every interval of the tables and figures is computed (config key statistics)."""
-    s = config["statistics"]
-    return canonical(
-        {
-            "level": s["confidence_level"],
-            "resamples": s["bootstrap_resamples"],
-            "seed": s["bootstrap_seed"],
-        }
-    )
+    return {"level": config["statistics"]["confidence_level"]}
 
 
 def level_percent():
@@ -168,7 +230,7 @@ def level_percent():
 
 def front_page_config():
     """What the front page reads of the config: not the descriptions, not the paths."""
-    keys = ("dataset", "devices", "reference")
+    keys = ("dataset", "devices", "reference", "hypotheses")
     sliced = {k: config[k] for k in keys if k in config}
     sliced["statistics"] = config["statistics"]
     sliced["training"] = config["training"]
@@ -191,12 +253,23 @@ def gpu_model(wildcards):
 
 def benchmark_files(wildcards=None):
     """Every benchmark file the jobs before the run-time table write."""
-    singles = ["dataset", "environment", "aggregate", "statistics", "determinism"]
+    singles = ["environment", "aggregate", "statistics", "determinism"]
     figures = [f"figure/{name}" for name in FIGURE_NAMES]
     jobs = sorted(
-        {"train/{framework}/{variant}/{device}".format(**run) for run in RUNS}
+        {
+            "train/{framework}/{variant}/draw{draw}/{device}".format(**run)
+            for run in RUNS + DRAW_RUNS
+        }
     )
     lockstep = [f"lockstep/{pair}" for pair in LOCKSTEP_PAIRS]
     if LOCKSTEP_PAIRS:
         lockstep.append("lockstep_table")
-    return [reg.benchmark(job) for job in singles + figures + jobs + lockstep]
+    crn = [f"crn/{pair}/{side}" for pair in CRN_PAIRS for side in ("a", "b")]
+    if CRN_PAIRS:
+        crn.append("crn_table")
+    data = [f"dataset/draw{d}" for d in [DRAW] + OTHER_DRAWS]
+    if OTHER_DRAWS:
+        data.append("draws")
+    return [
+        reg.benchmark(job) for job in singles + figures + jobs + lockstep + crn + data
+    ]

@@ -3,13 +3,14 @@ rule dataset:
         npz=reg.DATASET,
         manifest=reg.MANIFEST,
     log:
-        reg.log("dataset"),
+        reg.log("dataset/draw{draw}"),
     benchmark:
-        reg.benchmark("dataset")
+        reg.benchmark("dataset/draw{draw}")
     conda:
         "../envs/analysis.yaml"
     params:
-        dataset=canonical(config["dataset"]),
+        # The study's draw is config dataset.seed; dataset_draws.seeds are the others.
+        dataset=lambda wc: canonical(config["dataset"] | {"seed": int(wc.draw)}),
         code=code("make_dataset.py"),
     script:
         "../scripts/make_dataset.py"

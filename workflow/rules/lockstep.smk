@@ -1,7 +1,7 @@
 rule lockstep:
     input:
-        npz=rules.dataset.output.npz,
-        manifest=rules.dataset.output.manifest,
+        npz=reg.dataset(DRAW)[0],
+        manifest=reg.dataset(DRAW)[1],
     output:
         steps=reg.LOCKSTEP.replace("{name}", "steps.csv"),
         result=reg.LOCKSTEP.replace("{name}", "result.json"),

@@ -30,12 +30,17 @@ rule answer:
         runs=rules.aggregate.output.runs,
         timings=rules.aggregate.output.timings,
         incomplete=rules.aggregate.output.incomplete,
+        hypotheses=rules.statistics.output.hypotheses,
         summary=rules.statistics.output.summary,
         comparison=rules.statistics.output.comparison,
         equivalence=rules.statistics.output.equivalence,
         attribution=rules.statistics.output.attribution,
+        identical=rules.statistics.output.identical,
+        across_frameworks=rules.statistics.output.across_frameworks,
         environment=rules.environment.output[0],
         lockstep=lockstep_outputs(),
+        crn=crn_outputs(),
+        draws=draws_outputs(),
         repeats=rules.determinism.output.repeats,
         devices=rules.determinism.output.devices,
     output:
@@ -84,6 +89,8 @@ rule runtime:
         determinism=rules.determinism.output,
         environment=rules.environment.output,
         lockstep=lockstep_outputs(),
+        crn=crn_outputs(),
+        draws=draws_outputs(),
     output:
         table=reg.table("runtime"),
     log:

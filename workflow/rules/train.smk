@@ -1,15 +1,15 @@
 rule train:
     input:
-        npz=rules.dataset.output.npz,
-        manifest=rules.dataset.output.manifest,
+        npz=reg.DATASET,
+        manifest=reg.MANIFEST,
     output:
         # Every seed in one job (the framework is imported once, not once per seed),
         # one record each. A directory: how many seeds depends on the framework.
         runs=directory(reg.RECORDS),
     log:
-        reg.log("train/{framework}/{variant}/{device}"),
+        reg.log("train/{framework}/{variant}/draw{draw}/{device}"),
     benchmark:
-        reg.benchmark("train/{framework}/{variant}/{device}")
+        reg.benchmark("train/{framework}/{variant}/draw{draw}/{device}")
     priority: train_priority
     conda:
         "../envs/train.yaml"

@@ -1,0 +1,78 @@
+"""Common random numbers: two frameworks trained from the same draws, seed by seed.
+
+"Same numerics?" is a paired question. As a user runs them, each framework
+draws its own initial weights and batch orders, and the difference between
+two frameworks mixes their numerics with their random numbers. Here, per
+seed, the initial weights (drawn once, by the PyTorch model's initialiser
+with the pair's init switches) and one batch order per epoch (NumPy's PCG64)
+are the same for both sides, as in the lock-step runs; each side then trains
+on its own (its own job: Keras' backend is fixed per process), and the two
+sides' validation MSEs are compared seed by seed (``gapstudy.stats.crn_pair``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gapstudy import lockstep, metrics
+from gapstudy.registry import FRAMEWORKS
+
+# The switches that decide the initial draw: both sides of a pair must agree on them.
+DRAW_SWITCHES = ("weight_init", "bias_init")
+
+
+def draws(seed: int, n_train: int, n_features: int, hp: dict, switches: dict) -> tuple[list, np.ndarray]:
+    """A seed's initial weights (Keras layout) and batch orders (epochs, n_train), the same for both sides."""
+    weights = lockstep.initial_weights(seed, n_features, hp, switches)
+    return weights, lockstep.batch_orders(n_train, switches["epochs"], seed)
+
+
+class KerasTorchSide(lockstep.KerasSide):
+    """The Keras model on Keras' PyTorch backend: ``epoch`` steps with ``train_on_batch`` (no tf.function)."""
+
+    def epoch(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, None]:
+        return np.array([self.step(xb, yb) for xb, yb in zip(x, y)]), None
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        from keras import ops  # detaches the backend's tensor (a torch tensor that requires grad)
+
+        return ops.convert_to_numpy(self.model(x, training=False)).reshape(-1)
+
+
+def side(framework: str, weights, hp: dict, switches: dict):
+    """The lock-step side that trains ``framework`` from ``weights``, batch by batch."""
+    spec = FRAMEWORKS[framework]
+    if spec.family == "torch":
+        return lockstep.TorchSide(weights, hp, switches)
+    return lockstep.KerasSide(weights, hp, switches) if spec.backend == "tensorflow" else \
+        KerasTorchSide(weights, hp, switches)
+
+
+def train_side(framework: str, dataset, weights, orders: np.ndarray, hp: dict, switches: dict) -> np.ndarray:
+    """Train one side on ``orders`` from ``weights``; its validation predictions, shape (n_val,)."""
+    trainer = side(framework, weights, hp, switches)
+    for order in orders:
+        for xs, ys in lockstep._epoch_batches(dataset, order, hp["batch_size"]):
+            if isinstance(trainer, lockstep.TorchSide):
+                for x, y in zip(xs, ys):
+                    trainer.step(x, y)
+            else:
+                trainer.epoch(xs, ys)
+    return trainer.predict(dataset.X_val)
+
+
+def train_seeds(framework: str, dataset, seeds, hp: dict, switches: dict, draw_switches: dict,
+                log=print) -> list[dict]:
+    """One side of a pair over ``seeds``: per seed, its validation MSE (and a hash of its predictions)."""
+    import hashlib
+
+    rows = []
+    for seed in seeds:
+        weights, orders = draws(seed, len(dataset.X_train), dataset.X_train.shape[1], hp,
+                                draw_switches | {"epochs": switches["epochs"]})
+        predictions = train_side(framework, dataset, weights, orders, hp, switches)
+        mse = metrics.mse(dataset.y_val, predictions)
+        log(f"seed {seed}: val_mse={mse:.6g}")
+        rows.append({"seed": int(seed), "val_mse": float(mse),
+                     "predictions_sha256": hashlib.sha256(np.asarray(predictions, np.float32).tobytes()).hexdigest()})
+    return rows
