@@ -10,6 +10,7 @@ limit_threads(1)
 keras = pytest.importorskip("keras")
 
 from gapstudy import crn  # noqa: E402
+from gapstudy.registry import DRAW_SWITCHES  # noqa: E402
 from gapstudy.variants import resolve  # noqa: E402
 
 ALIGNED = {"target_shape": "matched", "weight_init": "xavier_uniform", "adam_rule": "keras"}
@@ -46,7 +47,7 @@ def test_aligned_pytorch_and_keras_from_common_draws_agree_to_float_round_off(sm
 
 def test_train_seeds_records_each_seed(small, hp):
     switches = resolve({}, "keras", hp)
-    rows = crn.train_seeds("keras", small, [0, 1], hp, switches, {k: switches[k] for k in crn.DRAW_SWITCHES},
+    rows = crn.train_seeds("keras", small, [0, 1], hp, switches, {k: switches[k] for k in DRAW_SWITCHES},
                            log=lambda message: None)
     assert [r["seed"] for r in rows] == [0, 1] and rows[0]["val_mse"] != rows[1]["val_mse"]
     assert all(len(r["predictions_sha256"]) == 64 for r in rows)

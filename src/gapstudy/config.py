@@ -9,7 +9,7 @@ import jsonschema
 import yaml
 
 from gapstudy import variants as variants_mod
-from gapstudy.registry import DEVICES, FRAMEWORKS
+from gapstudy.registry import DEVICES, DRAW_SWITCHES, FRAMEWORKS
 
 # The workflow's schema; the Snakefile passes its own copy's (``workflow.basedir``).
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -102,7 +102,7 @@ def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA,
             check_arm(config, pair[side], f"crn.pairs.{name}.{side}")
         draws = [{k: variants_mod.resolve(config["variants"][pair[side]["variant"]].get("switches"),
                                           pair[side]["framework"], config["training"])[k]
-                  for k in ("weight_init", "bias_init", "epochs")} for side in ("a", "b")]
+                  for k in DRAW_SWITCHES + ("epochs",)} for side in ("a", "b")]
         if draws[0] != draws[1]:
             raise ConfigError(
                 f"config key crn.pairs.{name}: the two sides draw their initial weights differently "

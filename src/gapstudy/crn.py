@@ -17,9 +17,6 @@ import numpy as np
 from gapstudy import lockstep, metrics
 from gapstudy.registry import FRAMEWORKS
 
-# The switches that decide the initial draw: both sides of a pair must agree on them.
-DRAW_SWITCHES = ("weight_init", "bias_init")
-
 
 def draws(seed: int, n_train: int, n_features: int, hp: dict, switches: dict) -> tuple[list, np.ndarray]:
     """A seed's initial weights (Keras layout) and batch orders (epochs, n_train), the same for both sides."""

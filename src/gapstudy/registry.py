@@ -229,6 +229,11 @@ SWITCHES: dict[str, Switch] = {
 SWITCHES = MappingProxyType(SWITCHES)
 
 
+# The switches that decide a run's initial draw: both sides of a common-random-numbers
+# pair must agree on them (gapstudy.crn, gapstudy.config).
+DRAW_SWITCHES = ("weight_init", "bias_init")
+
+
 # ---------------------------------------------------------------- report categories
 
 # In the order the report lists them (Snakemake sorts categories by name).

@@ -123,8 +123,9 @@ def compare(runs: pd.DataFrame, reference: dict, level: float) -> pd.DataFrame:
         framework, variant, device = key
         if (framework, variant) == (reference["framework"], reference["variant"]):
             continue
+        ref = _group(runs, reference["framework"], reference["variant"], device)
         a = _group(runs, framework, variant, device)["val_mse"].to_numpy(dtype=float)
-        b = _group(runs, reference["framework"], reference["variant"], device)["val_mse"].to_numpy(dtype=float)
+        b = ref["val_mse"].to_numpy(dtype=float)
         row = dict(zip(GROUP, key))
         row["reference"] = f"{reference['framework']}/{reference['variant']}"
         row["n"], row["n_reference"] = len(a), len(b)
@@ -135,8 +136,7 @@ def compare(runs: pd.DataFrame, reference: dict, level: float) -> pd.DataFrame:
             row[f"mse_percent_difference{col}"] = 100 * (row[f"mse_ratio{col}"] - 1)
         row["ci_level"], row["ci_method"] = level, T_LOG_RATIO
         row["r_mean"] = float(group["val_pearson_r"].mean())
-        row["r_mean_reference"] = float(_group(runs, reference["framework"], reference["variant"], device)
-                                        ["val_pearson_r"].mean())
+        row["r_mean_reference"] = float(ref["val_pearson_r"].mean())
         if len(a) >= 2 and len(b) >= 2:
             row["welch_t_log_mse"], row["welch_p"] = stats.ttest_ind(np.log(a), np.log(b), equal_var=False)
             u, row["mannwhitney_p"] = stats.mannwhitneyu(a, b, alternative="two-sided")
@@ -220,13 +220,25 @@ def tost_power(sd: float, n: int, n_reference: int, margin: float, alpha: float,
     return float(max(0.0, lower + upper - 1))
 
 
+def fewest_seeds(power_at, target: float = 0.9, largest: int = 1000) -> int | None:
+    """The fewest seeds per group n (from 2) with ``power_at(n) >= target``; None past ``largest``."""
+    return next((n for n in range(2, largest + 1) if power_at(n) >= target), None)
+
+
 def seeds_for_power(sd: float, margin: float, alpha: float, target: float = 0.9, true_log_ratio: float = 0.0,
                     largest: int = 1000) -> int | None:
     """The fewest seeds per group (equal groups) at which TOST reaches ``target`` power; None past ``largest``."""
-    for n in range(2, largest + 1):
-        if tost_power(sd, n, n, margin, alpha, true_log_ratio) >= target:
-            return n
-    return None
+    return fewest_seeds(lambda n: tost_power(sd, n, n, margin, alpha, true_log_ratio), target, largest)
+
+
+def tost_verdict(a, b, margin: float, alpha: float) -> dict:
+    """``tost`` of log MSEs ``a`` against ``b``, its verdict, its power at their pooled spread and a true
+    ratio of 1, and the seeds per group that 90 % power needs."""
+    sd = pooled_sd(a, b)
+    result = tost(a, b, margin, alpha)
+    return result | {"equivalent": bool(result["tost_p"] < alpha) if np.isfinite(result["tost_p"]) else False,
+                     "power": tost_power(sd, len(a), len(b), margin, alpha),
+                     "seeds_for_90_percent_power": seeds_for_power(sd, margin, alpha)}
 
 
 def superiority_power(sd: float, n: int, n_reference: int, log_ratio: float, alpha: float) -> float:
@@ -252,13 +264,11 @@ def equivalence(runs: pd.DataFrame, reference: dict, margin: float, alpha: float
         b = _log_mse(runs, reference["framework"], reference["variant"], device)
         row = {"framework": framework, "variant": variant, "device": device,
                "margin": margin, "alpha": alpha, "n": len(a), "n_reference": len(b)}
-        row |= tost(a, b, margin, alpha)
+        verdict = tost_verdict(a, b, margin, alpha)
+        row |= {k: verdict[k] for k in ("log_ratio", "log_ratio_ci_low", "log_ratio_ci_high", "tost_p")}
         row |= {"mse_ratio": float(np.exp(row["log_ratio"])), "mse_ratio_ci_low": float(np.exp(row["log_ratio_ci_low"])),
                 "mse_ratio_ci_high": float(np.exp(row["log_ratio_ci_high"]))}
-        row["equivalent"] = bool(row["tost_p"] < alpha) if np.isfinite(row["tost_p"]) else False
-        sd = pooled_sd(a, b)
-        row["power"] = tost_power(sd, len(a), len(b), margin, alpha)
-        row["seeds_for_90_percent_power"] = seeds_for_power(sd, margin, alpha)
+        row |= {k: verdict[k] for k in ("equivalent", "power", "seeds_for_90_percent_power")}
         row["ci_level"], row["ci_method"] = 1 - 2 * alpha, "Welch t-interval on log MSE, at 1 − 2α"
         row["p_values"] = "exploratory (uncorrected)"
         rows.append(row)
@@ -290,14 +300,12 @@ def across_frameworks(runs: pd.DataFrame, level: float, margin: float, alpha: fl
             continue
         a, b = (_group(runs, f, variant, device)["val_mse"].to_numpy(dtype=float) for f in (base, against))
         ratio = welch_log_ratio(a, b, level)
-        equivalent = tost(np.log(a), np.log(b), margin, alpha)
+        verdict = tost_verdict(np.log(a), np.log(b), margin, alpha)
         p = stats.ttest_ind(np.log(a), np.log(b), equal_var=False).pvalue if len(a) >= 2 and len(b) >= 2 else np.nan
         rows.append({"variant": variant, "device": device, "framework": base, "against": against, "n": len(a),
                      "n_against": len(b), "mse_ratio": ratio["ratio"], "ci_low": ratio["ci_low"],
                      "ci_high": ratio["ci_high"], "ci_level": level, "ci_method": T_LOG_RATIO, "welch_p": float(p),
-                     "tost_p": equivalent["tost_p"],
-                     "equivalent": bool(equivalent["tost_p"] < alpha) if np.isfinite(equivalent["tost_p"]) else False,
-                     "power": tost_power(pooled_sd(np.log(a), np.log(b)), len(a), len(b), margin, alpha),
+                     "tost_p": verdict["tost_p"], "equivalent": verdict["equivalent"], "power": verdict["power"],
                      "p_values": "exploratory (uncorrected)"})
     return pd.DataFrame(rows, columns=ACROSS_COLUMNS)
 
@@ -333,18 +341,17 @@ def hypotheses(runs: pd.DataFrame, declared: dict, reference: dict, margin: floa
                    "n": len(a), "n_reference": len(b), "alpha": alpha, "log_mse_sd": sd,
                    "ci_level": 1 - 2 * alpha}
             if spec["claim"] == "equivalent":
-                result = tost(a, b, margin, alpha)
+                result = tost_verdict(a, b, margin, alpha)
                 row |= {"test": f"TOST (two one-sided Welch t on log MSE), margin ×/÷{margin:g}",
-                        "p": result["tost_p"], "power": tost_power(sd, len(a), len(b), margin, alpha),
-                        "seeds_for_90_percent_power": seeds_for_power(sd, margin, alpha)}
+                        "p": result["tost_p"], "power": result["power"],
+                        "seeds_for_90_percent_power": result["seeds_for_90_percent_power"]}
                 low, high, diff = result["log_ratio_ci_low"], result["log_ratio_ci_high"], result["log_ratio"]
             else:
                 ratio = welch_log_ratio(np.exp(a), np.exp(b), 1 - 2 * alpha)
                 p = (stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue
                      if len(a) >= 2 and len(b) >= 2 else np.nan)
                 diff = float(np.mean(a) - np.mean(b)) if len(a) else np.nan
-                n_needed = next((n for n in range(2, 1001)
-                                 if superiority_power(sd, n, n, diff, alpha) >= 0.9), None) if diff > 0 else None
+                n_needed = fewest_seeds(lambda n: superiority_power(sd, n, n, diff, alpha)) if diff > 0 else None
                 row |= {"test": "one-sided Welch t on log MSE (higher than the reference)", "p": float(p),
                         "power": superiority_power(sd, len(a), len(b), diff, alpha),
                         "seeds_for_90_percent_power": n_needed}
@@ -544,8 +551,7 @@ def crn_pair(pair: str, a_label: str, b_label: str, a: pd.DataFrame, b: pd.DataF
         p = float("nan")
     row["tost_p"], row["equivalent"] = p, bool(p < alpha)
     row["power"] = paired_tost_power(sd, n, margin, alpha)
-    row["seeds_for_90_percent_power"] = next(
-        (k for k in range(2, 1001) if paired_tost_power(sd, k, margin, alpha) >= 0.9), None) if sd > 0 else 2
+    row["seeds_for_90_percent_power"] = fewest_seeds(lambda k: paired_tost_power(sd, k, margin, alpha)) if sd > 0 else 2
     return row
 
 

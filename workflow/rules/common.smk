@@ -170,20 +170,8 @@ def train_priority(wildcards):
     return FRAMEWORKS[wildcards.framework].run_cost * len(job_seeds(wildcards))
 
 
-def switches(wildcards):
-    """Every switch of the run's framework: the variant's, else the posted default."""
-    return canonical(
-        resolve_switches(
-            config["variants"][wildcards.variant].get("switches"),
-            wildcards.framework,
-            config["training"],
-        )
-    )
-
-
-def lockstep_switches(wildcards, framework):
-    """The resolved switches of the variant a lock-step pair runs in ``framework``."""
-    variant = config["lockstep"]["pairs"][wildcards.pair][framework]
+def resolved(variant, framework):
+    """Every switch of ``variant`` run in ``framework``: the variant's, else the posted default."""
     return canonical(
         resolve_switches(
             config["variants"][variant].get("switches"), framework, config["training"]
@@ -191,22 +179,26 @@ def lockstep_switches(wildcards, framework):
     )
 
 
+def switches(wildcards):
+    """The resolved switches of a training job."""
+    return resolved(wildcards.variant, wildcards.framework)
+
+
+def lockstep_switches(wildcards, framework):
+    """The resolved switches of the variant a lock-step pair runs in ``framework``."""
+    return resolved(config["lockstep"]["pairs"][wildcards.pair][framework], framework)
+
+
 def crn_switches(wildcards):
     """The resolved switches of one side of a common-random-numbers pair."""
     side = config["crn"]["pairs"][wildcards.pair][wildcards.side]
-    return canonical(
-        resolve_switches(
-            config["variants"][side["variant"]].get("switches"),
-            side["framework"],
-            config["training"],
-        )
-    )
+    return resolved(side["variant"], side["framework"])
 
 
 def crn_draw_switches(wildcards):
     """The switches that decide a pair's common draws (the config checks both sides agree)."""
     switches = crn_switches(wildcards)
-    return {k: switches[k] for k in ("bias_init", "weight_init")}
+    return {k: switches[k] for k in sorted(reg.DRAW_SWITCHES)}
 
 
 def crn_outputs(wildcards=None):

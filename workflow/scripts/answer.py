@@ -13,13 +13,10 @@ inp = snakemake.input
 tables = {name: pd.read_csv(inp[name]) for name in (
     "runs", "timings", "incomplete", "hypotheses", "summary", "comparison", "equivalence", "attribution", "identical", "across_frameworks",
     "repeats", "devices")}
-# A file, or nothing where the config has no lock-step pairs.
-lockstep = [inp.lockstep] if isinstance(inp.lockstep, str) else list(inp.lockstep)
-tables["lockstep"] = pd.read_csv(lockstep[0]) if lockstep else None
-crn = [inp.crn] if isinstance(inp.crn, str) else list(inp.crn)
-tables["crn"] = pd.read_csv(crn[0]) if crn else None
-draws = [inp.draws] if isinstance(inp.draws, str) else list(inp.draws)
-tables["draws"] = pd.read_csv(draws[0]) if draws else None
+# A file each, or nothing where the config has no lock-step or common-random-numbers pairs or other draws.
+for name in ("lockstep", "crn", "draws"):
+    paths = [inp[name]] if isinstance(inp[name], str) else list(inp[name])
+    tables[name] = pd.read_csv(paths[0]) if paths else None
 environment = json.loads(Path(inp.environment).read_text())
 atomic_write_text(Path(snakemake.output.answer), answer.front_page(tables, environment, snakemake.params.config))
 log("wrote the front page")
