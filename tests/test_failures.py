@@ -23,6 +23,7 @@ def small_config(workdir, name, **changes):
     for key in ("lockstep", "crn", "dataset_draws"):
         cfg.pop(key, None)
     cfg["repeat_runs"] = 0
+    cfg["stack_seeds"] = 1  # one seed at a time: a kill lands between two finished seeds
     for key, value in changes.items():
         cfg[key] = value
     # Only the hypotheses whose framework and variant this cut-down config still runs.
@@ -98,7 +99,7 @@ def test_killed_job_and_interrupted_snakemake_resume_without_redoing_finished_ru
     torch_log = (workdir / "logs/train/torch/as_posted/draw0/cpu.log").read_text()
     assert "seed 0: reusing the finished run" in torch_log and "seed 1: reusing the finished run" in torch_log
     second_start = torch_log.rindex("seed 0: reusing")
-    assert "training torch/as_posted seed=0" not in torch_log[second_start:]
+    assert "training torch/as_posted seeds=[0]" not in torch_log[second_start:]
     assert keras.stat().st_mtime_ns == keras_mtime  # the finished job was not run again
     runs = pd.read_csv(workdir / "results/tables/runs.csv")
     assert len(runs) == 8 and not (workdir / "results/partial/draw0/torch/as_posted/cpu").exists()
@@ -107,13 +108,13 @@ def test_killed_job_and_interrupted_snakemake_resume_without_redoing_finished_ru
 FAULT = '''
 
 # Injected by tests/test_failures.py in this scratch copy: the fixed variant runs out of memory.
-_train = train
+_train_seeds = train_seeds
 
 
-def train(dataset, seed, hp, switches, **kwargs):
+def train_seeds(dataset, seeds, hp, switches, **kwargs):
     if switches["target_shape"] == "matched":
         raise MemoryError("injected by the test: out of memory")
-    return _train(dataset, seed, hp, switches, **kwargs)
+    return _train_seeds(dataset, seeds, hp, switches, **kwargs)
 '''
 
 

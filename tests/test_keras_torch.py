@@ -51,7 +51,8 @@ def test_a_keras_torch_run_trains_on_the_pytorch_backend(tmp_path, dataset, hp):
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads(out.read_text())
     assert record["framework"] == "keras_torch" and record["settings"]["keras_backend"] == "torch"
-    assert record["settings"]["torch_num_threads"] == 1 and record["settings"]["steps_per_execution"] == 1
+    # The workflow's path: Keras' variables and Adam on PyTorch, seeds stacked (here one).
+    assert record["settings"]["torch_num_threads"] == 1 and record["settings"]["stacked_seeds"] == 1
     assert [row["epoch"] for row in record["epochs"]] == [1, 2]
     # Two epochs of the Keras code already fit far better than the posted PyTorch loss allows.
     assert record["val_mse"] < 0.01

@@ -38,16 +38,16 @@ def test_a_job_killed_halfway_retrains_only_the_seeds_it_had_not_finished(tmp_pa
 
     def dies_at_seed_1(message):
         messages.append(message)
-        if message.startswith("training torch/as_posted seed=1"):
+        if message.startswith("training torch/as_posted seeds=[1]"):
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        job(tmp_path, files, hp, [0, 1], dies_at_seed_1, resume_dir=kept)
+        job(tmp_path, files, hp, [0, 1], dies_at_seed_1, resume_dir=kept, stack=1)
     assert (kept / "seed0.json").is_file() and not (kept / "seed1.json").exists()
     first = json.loads((kept / "seed0.json").read_text())
 
     messages.clear()
-    out = job(tmp_path, files, hp, [0, 1], messages.append, resume_dir=kept)
+    out = job(tmp_path, files, hp, [0, 1], messages.append, resume_dir=kept, stack=1)
     assert any(m.startswith("seed 0: reusing the finished run") for m in messages)
     assert sum(m.startswith("training torch/as_posted") for m in messages) == 1  # seed 1 only
     assert json.loads(out[0].read_text()) == first
@@ -69,7 +69,7 @@ def test_a_half_written_or_foreign_kept_record_is_trained_again(tmp_path, files,
     messages = []
     job(tmp_path, files, hp, [0], messages.append, resume_dir=kept)
     assert not any("reusing" in m for m in messages)
-    assert any(m.startswith("training torch/as_posted seed=0") for m in messages)
+    assert any(m.startswith("training torch/as_posted seeds=[0]") for m in messages)
 
 
 def test_with_partial_results_a_failing_run_is_recorded_and_the_job_goes_on(tmp_path, files, hp):

@@ -23,7 +23,7 @@ from gapstudy.registry import FRAMEWORKS
 
 
 def _trainer(framework: str):
-    """The framework's ``train`` function, from its registry entry's trainer module.
+    """The framework's trainer module (its registry entry's), with ``train`` and ``train_seeds``.
 
     Imported by name, so that a rule's code hash (``gapstudy.sources``) holds
     the trainer of its own framework only.
@@ -37,7 +37,7 @@ def _trainer(framework: str):
             raise RuntimeError(f"{framework} needs Keras on {backend}, but this process imported Keras on "
                                f"{sys.modules['keras'].backend.backend()}; run it in its own process")
         os.environ["KERAS_BACKEND"] = backend  # read once, when Keras is first imported
-    return importlib.import_module(spec.trainer).train
+    return importlib.import_module(spec.trainer)
 
 
 def configure_threads(framework: str, threads: int) -> None:
@@ -100,11 +100,16 @@ def run_identity(framework: str, variant: str, seed: int, device: str, switches:
     }
 
 
-def train_run(
+def train_run(framework: str, variant: str, switches: dict, seed: int, **kwargs) -> dict:
+    """Train one (framework, variant, seed, device) and return its full record (``train_many``'s)."""
+    return train_many(framework, variant, switches, [seed], **kwargs)[0]
+
+
+def train_many(
     framework: str,
     variant: str,
     switches: dict,
-    seed: int,
+    seeds,
     device: str,
     hp: dict,
     dataset_npz: Path,
@@ -112,55 +117,65 @@ def train_run(
     threads: int = 1,
     code_sha256: str = "",
     log=print,
-) -> dict:
-    """Train one (framework, variant, seed, device) and return its full record."""
+) -> list[dict]:
+    """Train ``seeds`` of one (framework, variant, device) together; one full record per seed.
+
+    The trainer's ``train_seeds`` stacks the seeds where it can (each seed
+    keeps its own numbers; see ``gapstudy.torch_stacked`` and
+    ``gapstudy.keras_stacked``). Wall and CPU time are the job's, shared
+    out over its runs.
+    """
     started = dt.datetime.now(dt.timezone.utc)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     trainer = _trainer(framework)
     configure_threads(framework, threads)
     configure_determinism(framework)
     dataset = load_dataset(dataset_npz, dataset_manifest)
+    seeds = [int(seed) for seed in seeds]
     log(
-        f"training {framework}/{variant} seed={seed} device={device} threads={threads} "
+        f"training {framework}/{variant} seeds={seeds} device={device} threads={threads} "
         f"switches={switches}"
     )
 
-    def progress(row):
+    def progress(seed, row):
         log(
-            f"epoch {row['epoch']:4d}/{switches['epochs']}  train_loss={row['train_loss']:.6g}  "
+            f"seed {seed} epoch {row['epoch']:4d}/{switches['epochs']}  train_loss={row['train_loss']:.6g}  "
             f"val_loss_user={row['val_loss_user']:.6g}  val_mse={row['val_mse']:.6g}"
         )
 
-    result = trainer(dataset, seed, hp, switches, device=device, progress=progress)
-    predictions = [float(p) for p in result["predictions"]]
-    scores = metrics.all_scores(dataset.y_val, result["predictions"])
-    diverged_epoch = first_divergence(result["epochs"])
-    if diverged_epoch is not None:
-        log(f"diverged: the loss was not finite at epoch {diverged_epoch}; training stopped there")
-    log(
-        f"done: val_mse={scores['val_mse']:.6g} r={scores['val_pearson_r']:.4f} "
-        f"in {result['train_seconds']:.1f} s"
-    )
-    record = {
-        "status": "finished",
-        **run_identity(framework, variant, seed, device, switches, hp, threads, dataset_manifest, code_sha256),
-        "code": sources.identity(),
-        "device_name": result["device_name"] or runtime.cpu_name(),
-        **scores,
-        "diverged": diverged_epoch is not None or not math.isfinite(scores["val_mse"]),
-        "diverged_epoch": diverged_epoch,
-        "weights_sha256": metrics.weights_sha256(result["weights"]),
-        "train_seconds": result["train_seconds"],
-        "wall_seconds": time.perf_counter() - wall0,
-        "cpu_seconds": time.process_time() - cpu0,
-        "started": started.isoformat(timespec="seconds"),
-        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "host": socket.gethostname(),
-        "settings": result["settings"],
-        "epochs": result["epochs"],
-        "predictions": predictions,
-    }
-    return record
+    results = trainer.train_seeds(dataset, seeds, hp, switches, device=device, progress=progress)
+    wall, cpu = (time.perf_counter() - wall0) / len(seeds), (time.process_time() - cpu0) / len(seeds)
+    finished = dt.datetime.now(dt.timezone.utc)
+    identity = sources.identity()
+    records = []
+    for seed, result in zip(seeds, results):
+        predictions = [float(p) for p in result["predictions"]]
+        scores = metrics.all_scores(dataset.y_val, result["predictions"])
+        diverged_epoch = first_divergence(result["epochs"])
+        if diverged_epoch is not None:
+            log(f"seed {seed} diverged: the loss was not finite at epoch {diverged_epoch}; training stopped there")
+        log(f"seed {seed} done: val_mse={scores['val_mse']:.6g} r={scores['val_pearson_r']:.4f} "
+            f"in {result['train_seconds']:.1f} s")
+        records.append({
+            "status": "finished",
+            **run_identity(framework, variant, seed, device, switches, hp, threads, dataset_manifest, code_sha256),
+            "code": identity,
+            "device_name": result["device_name"] or runtime.cpu_name(),
+            **scores,
+            "diverged": diverged_epoch is not None or not math.isfinite(scores["val_mse"]),
+            "diverged_epoch": diverged_epoch,
+            "weights_sha256": metrics.weights_sha256(result["weights"]),
+            "train_seconds": result["train_seconds"],
+            "wall_seconds": wall,
+            "cpu_seconds": cpu,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": finished.isoformat(timespec="seconds"),
+            "host": socket.gethostname(),
+            "settings": result["settings"],
+            "epochs": result["epochs"],
+            "predictions": predictions,
+        })
+    return records
 
 
 def first_divergence(epochs: list[dict]) -> int | None:
@@ -178,6 +193,8 @@ class NotRepeatable(RuntimeError):
 def repeat_check(first: dict, second: dict) -> dict:
     """Compare a run with its repetition: identical weights hash and predictions, or how far apart.
 
+    The repetition trains the seed again, alone: so the check also shows
+    that a seed's numbers do not depend on the seeds it was stacked with.
     On CPU a difference is an error (``NotRepeatable``): every generator is
     seeded and every kernel deterministic there, so it means a bug. On a GPU
     it is recorded as the spread instead.
@@ -217,55 +234,65 @@ def failure_record(framework: str, variant: str, seed: int, device: str, error: 
 
 
 def train_runs(framework: str, variant: str, switches: dict, seeds, outputs, repeat: int = 0,
-               resume_dir: Path | None = None, keep_failures: bool = False, **kwargs) -> None:
-    """Train one seed after another in this process, saving each record as it finishes.
+               resume_dir: Path | None = None, keep_failures: bool = False, stack: int = 0, **kwargs) -> None:
+    """Train every seed of a job in this process, ``stack`` seeds at a time (0: all), then save each record.
 
-    One process pays the framework's import once for all seeds; each run
-    still starts from its own seed (every generator is re-seeded per run) and
-    gets its own record. The first ``repeat`` seeds are trained twice and
-    checked with ``repeat_check`` (research question 5). ``kwargs`` go to
-    ``train_run``.
+    One process pays the framework's import once for all seeds, and
+    ``train_many`` trains each chunk of ``stack`` seeds together; each run
+    still starts from its own seed and gets its own record. The first ``repeat`` seeds are trained
+    again, each alone, and checked with ``repeat_check`` (research question 5).
+    ``kwargs`` go to ``train_many``.
 
-    With ``resume_dir``, each finished record is also kept there until the
-    whole job has finished, so that a job killed halfway (whose outputs
-    Snakemake deletes) retrains only the seeds it had not finished: a kept
-    record is reused only if it is complete and was made with the same
-    settings and library versions.
+    With ``resume_dir``, each chunk's records are also kept there as the
+    chunk finishes, until the whole job has finished, so that a job killed
+    later (whose outputs Snakemake deletes) does not train them again: a kept record is reused
+    only if it is complete and was made with the same settings, code and
+    library versions.
 
-    With ``keep_failures`` (config key ``partial_results``) a run that raises
-    is saved as a failure record naming the error, and the job goes on with
-    the next seed; otherwise the error stops the job.
+    With ``keep_failures`` (config key ``partial_results``) a failing job
+    trains its seeds one by one, saves each run that raises as a failure
+    record naming the error, and goes on; otherwise the error stops the job.
     """
     if len(seeds) != len(outputs):
         raise ValueError(f"{len(seeds)} seeds but {len(outputs)} output paths")
     log = kwargs.get("log", print)
-    for i, (seed, path) in enumerate(zip(seeds, outputs)):
+    records, kept_paths = {}, {}
+    for seed, path in zip(seeds, outputs):
         kept = Path(resume_dir) / Path(path).name if resume_dir else None
-        record = None
+        kept_paths[seed] = kept
         if kept:
             record = resumable(kept, run_identity(framework, variant, seed, kwargs["device"], switches,
                                                   kwargs["hp"], kwargs.get("threads", 1), kwargs["dataset_manifest"],
                                                   kwargs.get("code_sha256", "")))
-        if record is not None:
-            log(f"seed {seed}: reusing the finished run kept in {kept}")
-        else:
-            try:
-                record = train_run(framework, variant, switches, int(seed), **kwargs)
-                record["repeat"] = {"checked": False}
-                if i < repeat:
-                    log(f"seed {seed} again: is the run repeatable?")
-                    again = train_run(framework, variant, switches, int(seed), **kwargs)
-                    record["repeat"] = repeat_check(record, again)
-                    log(f"repeat: identical={record['repeat']['identical']}")
-            except Exception as error:
-                if not keep_failures:
-                    raise
-                log(f"seed {seed} FAILED, recorded as failed (partial_results: true):\n"
-                    + traceback.format_exc())
-                record = failure_record(framework, variant, seed, kwargs["device"], error)
-            if kept and record["status"] == "finished":
-                save_record(record, kept)
-        save_record(record, Path(path))
+            if record is not None:
+                log(f"seed {seed}: reusing the finished run kept in {kept}")
+                records[seed] = record
+    pending = [seed for seed in seeds if seed not in records]
+    size = stack if stack and stack > 0 else max(len(pending), 1)
+    for chunk in [pending[i:i + size] for i in range(0, len(pending), size)]:
+        try:
+            records.update(zip(chunk, train_many(framework, variant, switches, chunk, **kwargs)))
+        except Exception:
+            if not keep_failures:
+                raise
+            log(f"training seeds {chunk} FAILED; training them one by one (partial_results: true):\n"
+                + traceback.format_exc())
+            for seed in chunk:
+                try:
+                    records[seed] = train_run(framework, variant, switches, seed, **kwargs)
+                except Exception as error:
+                    log(f"seed {seed} FAILED, recorded as failed:\n" + traceback.format_exc())
+                    records[seed] = failure_record(framework, variant, seed, kwargs["device"], error)
+        for seed in chunk:
+            records[seed]["repeat"] = {"checked": False}
+            if kept_paths[seed] and records[seed]["status"] == "finished":
+                save_record(records[seed], kept_paths[seed])
+    for seed in [s for s in seeds[:repeat] if s in pending and records[s]["status"] == "finished"]:
+        log(f"seed {seed} again, alone: is the run repeatable?")
+        again = train_run(framework, variant, switches, seed, **kwargs)
+        records[seed]["repeat"] = repeat_check(records[seed], again)
+        log(f"repeat: identical={records[seed]['repeat']['identical']}")
+    for seed, path in zip(seeds, outputs):
+        save_record(records[seed], Path(path))
     if resume_dir:
         shutil.rmtree(resume_dir, ignore_errors=True)
-

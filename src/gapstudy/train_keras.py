@@ -292,3 +292,18 @@ def _fit(dataset, y_train, hp, switches, device, steps_per_execution, callbacks)
             callbacks=callbacks,
         )
         return model, model.predict(dataset.X_val, verbose=0).reshape(-1)
+
+
+def train_seeds(dataset, seeds, hp: dict, switches: dict, device: str = "cpu", progress=None) -> list[dict]:
+    """Train ``seeds``: stacked in one program (``keras_stacked``) where it supports the switches, else one by one.
+
+    Either way each seed's result is its own ``train``'s (bit for bit on
+    TensorFlow; see ``keras_stacked``). ``progress(seed, row)`` per seed and epoch.
+    """
+    from gapstudy import keras_stacked
+
+    if keras_stacked.supports(switches):
+        return keras_stacked.train(dataset, seeds, hp, switches, device, progress)
+    return [train(dataset, seed, hp, switches, device,
+                  progress=None if progress is None else (lambda row, seed=seed: progress(seed, row)))
+            for seed in seeds]

@@ -256,3 +256,18 @@ def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", pro
             "loss_warnings": sorted(loss_warnings),
         },
     }
+
+
+def train_seeds(dataset, seeds, hp: dict, switches: dict, device: str = "cpu", progress=None) -> list[dict]:
+    """Train ``seeds``: stacked (``torch_stacked``) where it supports the switches, else one by one.
+
+    Either way each seed's result is bit for bit its own ``train``'s on CPU
+    (``tests/test_torch_stacked.py``). ``progress(seed, row)`` per seed and epoch.
+    """
+    from gapstudy import torch_stacked
+
+    if torch_stacked.supports(switches):
+        return torch_stacked.train(dataset, seeds, hp, switches, device, progress)
+    return [train(dataset, seed, hp, switches, device,
+                  progress=None if progress is None else (lambda row, seed=seed: progress(seed, row)))
+            for seed in seeds]

@@ -28,6 +28,8 @@ rule train:
         # Finished seeds of a job that was killed, kept for its rerun (gapstudy.run.train_runs).
         resume_dir=reg.PARTIAL,
         repeat=config.get("repeat_runs", 0),
+        # Keras on PyTorch rounds batched products its own way: the group can change its bits.
+        stack=config.get("stack_seeds", 0),
         switches=switches,
         hyperparameters=canonical(config["training"]),
         # Sums in a matmul depend on the thread count: another count, other bits.

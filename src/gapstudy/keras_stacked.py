@@ -1,0 +1,479 @@
+"""Many seeds of the posted Keras model in one compiled program, bit for bit ``fit`` per seed.
+
+A Keras run of this model is about 22,000 optimizer steps of some hundred
+small TensorFlow ops each (forward, loss, gradients, Adam on four
+variables); each op costs microseconds of dispatch, the arithmetic far less.
+Here the seeds of a job are stacked: every variable gets a leading seed axis
+(kernel ``(S, in, out)``, bias ``(S, out)``), each seed its own batch of its
+own epoch order, and one op serves all seeds where ``fit`` runs one per seed.
+
+What keeps each seed's numbers those of its own ``fit``:
+
+- **Initial weights** are drawn by building the posted model under
+  ``keras.utils.set_random_seed(seed)`` (``train_keras.build_model``) and
+  copying its weights into the seed's slice.
+- **Batch order** comes from Keras' own ``ArrayDataAdapter`` under the same
+  global seed: ``fit``'s shuffle depends on nothing else
+  (``tests/test_keras_stacked.py`` compares the orders).
+- **Arithmetic**: the ops are those ``fit``'s train step runs (``matmul``,
+  ``add``, ``square``, ``mean``, ``sum``, ``divide_no_nan``; their gradients
+  by ``tf.GradientTape``; the update by a real ``keras.optimizers.Adam``),
+  on stacked operands. Elementwise ops give the same bits at any shape;
+  the batched matrix products and the reductions over one seed's batch are
+  checked against the single-seed ops by the tests that compare whole runs
+  with the posted ``fit`` bit for bit (weights, ``loss`` and ``val_loss``
+  of every epoch, predictions).
+
+Only the switches in ``SUPPORTED`` take this path (``supports``); any other
+value trains seed by seed through ``train_keras.train``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import numpy as np
+
+from gapstudy import metrics
+
+# Switch values this path implements; every other switch must be at the value given.
+SUPPORTED = {
+    "activation": ("none", "relu", "tanh"),
+    "adam_rule": ("keras",),
+    "loss": ("framework",),
+    "target_shape": ("posted", "matched"),
+    "shuffle": ("on", "off"),
+    "dtype": ("float32", "float64"),
+}
+
+
+def supports(switches: dict) -> bool:
+    """Whether this path trains exactly what ``train_keras.train`` trains for these switches."""
+    import keras
+
+    if keras.backend.backend() not in ("tensorflow", "torch"):
+        return False
+    return all(switches.get(name) in values for name, values in SUPPORTED.items())
+
+
+def epoch_orders(n: int, epochs: int, shuffle: bool) -> np.ndarray:
+    """``(epochs, n)`` sample orders, as ``fit(shuffle=shuffle)`` draws them under the current global seed.
+
+    ``fit`` (Keras 3, TensorFlow) makes one ``tf.data`` dataset from its
+    ``ArrayDataAdapter``, whose first map draws each epoch's permutation with
+    ``tf.random.shuffle(tf.range(n))``, and iterates it once per epoch. Each
+    new iterator instantiates that map function afresh, with the same seeds
+    (the global seed and the function graph's op seed), so its random stream
+    restarts: with a global seed set, every epoch of ``fit`` sees the same
+    order (as tensorflow/tensorflow#26179 and #29558 reported for datasets).
+    This draws that permutation with a fresh function of the same form, in
+    milliseconds where iterating the adapter costs about a second per 100
+    epochs; ``tests/test_keras_stacked.py`` checks it against the adapter
+    epoch by epoch and against ``fit`` itself.
+    """
+    import tensorflow as tf
+
+    if not shuffle:
+        return np.tile(np.arange(n), (epochs, 1))
+
+    @tf.function
+    def permutation(element):  # the adapter's map function: one argument, tf.range, shuffle
+        return tf.random.shuffle(tf.range(n, dtype=tf.int64))
+
+    first = permutation(tf.constant(0, tf.int64)).numpy()
+    return np.tile(first, (epochs, 1))
+
+
+def adapter_orders(n: int, epochs: int, shuffle: bool) -> np.ndarray:
+    """The same orders read from Keras' own ``ArrayDataAdapter`` (slow; for the tests)."""
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    dataset = ArrayDataAdapter(np.arange(n), shuffle=shuffle, batch_size=n).get_tf_dataset()
+    return np.stack([np.concatenate([b.numpy() for b in dataset]) for _ in range(epochs)])
+
+
+def draw(dataset, seed: int, hp: dict, switches: dict) -> tuple[int, list[np.ndarray], np.ndarray]:
+    """``(seed, initial weights, epoch orders)`` as the posted ``fit`` draws them for ``seed``.
+
+    The weights come from the posted model built under
+    ``keras.utils.set_random_seed(seed)``. On TensorFlow the orders are
+    ``fit``'s own (``epoch_orders``); on Keras' PyTorch backend ``fit``'s
+    ``DataLoader`` draws a ``RandomSampler`` permutation per epoch from
+    PyTorch's global generator, which ``train_torch.epoch_order`` repeats.
+    """
+    import keras
+
+    from gapstudy.train_keras import build_model
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(dataset.X_train.shape[1], hp, switches)
+    weights = [np.asarray(w) for w in model.get_weights()]
+    n, epochs, shuffle = len(dataset.X_train), switches["epochs"], switches["shuffle"] == "on"
+    if keras.backend.backend() == "tensorflow":
+        return seed, weights, epoch_orders(n, epochs, shuffle)
+    return seed, weights, _torch_fit_orders(n, epochs, shuffle)
+
+
+def _torch_fit_orders(n: int, epochs: int, shuffle: bool) -> np.ndarray:
+    """The orders of ``fit`` on Keras' PyTorch backend, from PyTorch's global generator.
+
+    ``fit`` first takes one batch from a ``DataLoader`` iterator of its own
+    (to build the optimizer and metrics): a base seed and a sampler seed.
+    Each epoch then opens an iterator (base seed, sampler seed, permutation:
+    ``train_torch.epoch_order``) and, once it is exhausted, opens the next
+    epoch's iterator ahead (one more base seed). A test checks these orders
+    against ``fit``'s.
+    """
+    import torch
+
+    from gapstudy.train_torch import epoch_order
+
+    def base_seed():
+        torch.empty((), dtype=torch.int64).random_()
+
+    base_seed()
+    if shuffle:
+        base_seed()
+    orders = []
+    for _ in range(epochs):
+        orders.append(epoch_order(n, shuffle).numpy())
+        base_seed()
+    return np.stack(orders)
+
+
+class StackedModel:
+    """The posted two-layer model for S seeds: kernels ``(S, in, out)``, biases ``(S, 1, out)``."""
+
+    def __init__(self, initial: list[list[np.ndarray]], activation: str, dtype: str):
+        import keras
+        import tensorflow as tf
+
+        stacked = [np.stack([w[i] for w in initial]) for i in range(4)]
+        stacked[1], stacked[3] = stacked[1][:, None, :], stacked[3][:, None, :]
+        names = ["hidden_kernel", "hidden_bias", "output_kernel", "output_bias"]
+        self.variables = [keras.Variable(w.astype(dtype), name=n, dtype=dtype) for w, n in zip(stacked, names)]
+        self.activation = {"none": None, "relu": tf.nn.relu, "tanh": tf.nn.tanh}[activation]
+
+    def __call__(self, x):
+        """``x`` (S, B, in) -> predictions (S, B, 1)."""
+        import tensorflow as tf
+
+        w1, b1, w2, b2 = (v.value for v in self.variables)
+        z = add_bias(tf.matmul(x, w1), b1)
+        if self.activation is not None:
+            z = self.activation(z)
+        return add_bias(tf.matmul(z, w2), b2)
+
+    def seed_weights(self, s: int) -> list[np.ndarray]:
+        """Seed ``s``'s weights in Keras' layout: kernel (in, out), bias (out,) per layer."""
+        w1, b1, w2, b2 = (np.asarray(v.numpy()) for v in self.variables)
+        return [w1[s], b1[s, 0], w2[s], b2[s, 0]]
+
+
+def add_bias(x, bias):
+    """``x + bias`` for (S, B, out) and (S, 1, out), with the bias gradient summed seed by seed.
+
+    Keras' ``Dense`` adds its bias with ``ops.add``, which on TensorFlow is
+    ``tf.nn.bias_add`` for a bias of more than one unit (gradient:
+    ``BiasAddGrad``) and ``tf.add`` otherwise (gradient: a sum over axis 0).
+    Either sums the (B, out) upstream gradient in its own order, which a sum
+    over the middle axis of (S, B, out) does not repeat; so each seed's slice
+    goes through its own op, as in its own ``fit``.
+    """
+    import tensorflow as tf
+
+    if bias.shape[-1] > 1:
+        def seed_sum(g):
+            return tf.raw_ops.BiasAddGrad(out_backprop=g, data_format="NHWC")
+    else:
+        def seed_sum(g):
+            return tf.reduce_sum(g, axis=0)
+
+    @tf.custom_gradient
+    def add(x, bias):
+        def grad(upstream):
+            return upstream, tf.stack([seed_sum(g) for g in tf.unstack(upstream)])[:, None, :]
+
+        return tf.add(x, bias), grad
+
+    return add(x, bias)
+
+
+def batch_loss(y, y_pred):
+    """Keras' ``mean_squared_error`` with ``sum_over_batch_size``, per seed: (S, B), (S, B, 1) -> (S,).
+
+    As ``fit``: the (B,) target is expanded to (B, 1) (``squeeze_or_expand_to_same_rank``),
+    the squared error averaged over the last axis, summed over the batch and divided by its size.
+    """
+    import tensorflow as tf
+
+    if len(y.shape) == len(y_pred.shape) - 1:
+        y = tf.expand_dims(y, -1)
+    per_sample = tf.reduce_mean(tf.square(y - y_pred), axis=-1)
+    total = tf.reduce_sum(per_sample, axis=1)
+    return tf.math.divide_no_nan(total, tf.cast(tf.shape(per_sample)[1], total.dtype))
+
+
+def keras_mean(losses: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Keras' loss tracker over an epoch, per seed: (S, steps) batch losses, (steps,) batch sizes -> (S,).
+
+    ``fit`` feeds each batch's loss to a ``keras.metrics.Mean`` weighted by
+    the batch size: ``total += loss * size``, ``count += size``, then
+    ``total / count``, each rounded to the losses' dtype. Done here in NumPy,
+    one rounded operation at a time, because inside a compiled graph
+    TensorFlow may fuse the multiply and the add and round once.
+    """
+    dtype = losses.dtype.type
+    total = np.zeros(losses.shape[0], losses.dtype)
+    count = dtype(0)
+    for step, size in enumerate(sizes):
+        total = total + losses[:, step] * dtype(size)
+        count = count + dtype(size)
+    return total / count
+
+
+def train(dataset, seeds, hp: dict, switches: dict, device: str = "cpu", progress=None) -> list[dict]:
+    """Train ``seeds`` together from their own draws (``draw``); one result per seed, as ``train_keras.train``.
+
+    ``progress(seed, row)`` is called per seed and epoch.
+    """
+    with _floatx(switches["dtype"]):  # the initialisers draw in the run's dtype
+        starts = [draw(dataset, seed, hp, switches) for seed in seeds]
+    return train_from(dataset, starts, hp, switches, device, progress)
+
+
+def train_from(dataset, starts, hp: dict, switches: dict, device: str = "cpu", progress=None) -> list[dict]:
+    """Train from given ``starts``, each ``(seed, weights in Keras' layout, orders (epochs, n))``.
+
+    The common-random-numbers runs (``gapstudy.crn``) give every side the same starts.
+    """
+    import keras
+
+    from gapstudy.train_keras import _device_scope, check_device
+
+    if not supports(switches):
+        raise ValueError(f"the stacked Keras path does not support these switches: {switches}")
+    device_name = check_device(device)
+    trainer = _train_tf if keras.backend.backend() == "tensorflow" else _train_torch
+    with _floatx(switches["dtype"]), _device_scope(device):
+        results = trainer(dataset, list(starts), hp, switches, switches["dtype"], progress)
+    for result in results:
+        result["device_name"] = device_name
+    return results
+
+
+@contextlib.contextmanager
+def _floatx(dtype: str):
+    """Keras' floatx and dtype policy set to ``dtype`` (as ``train_keras.train`` sets them), then restored."""
+    import keras
+
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx(dtype)
+    keras.config.set_dtype_policy(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(floatx)
+        keras.config.set_dtype_policy(policy)
+
+
+def _train_tf(dataset, starts, hp, switches, dtype, progress):
+    import keras
+    import tensorflow as tf
+
+    start = time.time()
+    seeds = [seed for seed, _, _ in starts]
+    model = StackedModel([w for _, w, _ in starts], switches["activation"], dtype)
+    optimizer = keras.optimizers.Adam(learning_rate=switches["learning_rate"], beta_1=hp["beta_1"],
+                                      beta_2=switches["beta_2"], epsilon=switches["epsilon"], amsgrad=False)
+    optimizer.build(model.variables)
+    variables = model.variables
+    trainable = [v.value for v in variables]
+
+    matched = switches["target_shape"] == "matched"
+    X_train = tf.constant(dataset.X_train.astype(dtype))
+    y_train = dataset.y_train.astype(dtype)
+    y_train = tf.constant(y_train.reshape(-1, 1) if matched else y_train)
+    X_val = tf.constant(dataset.X_val.astype(dtype))
+    y_val_np = dataset.y_val.astype(dtype)
+    y_val = tf.constant(y_val_np.reshape(-1, 1) if matched else y_val_np)
+    S, n, bs = len(seeds), len(dataset.X_train), hp["batch_size"]
+    full = n // bs
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            tape.watch(trainable)
+            loss = batch_loss(y, model(x))
+            total = tf.reduce_sum(loss)
+        grads = tape.gradient(total, trainable)
+        optimizer.apply(grads, variables)
+        return loss
+
+    sizes = np.array([bs] * full + ([n % bs] if n % bs else []))
+    val_sizes = np.diff(np.r_[np.arange(0, len(dataset.X_val), bs), len(dataset.X_val)])
+
+    @tf.function
+    def epoch(order):
+        """One epoch for every seed: ``order`` (S, n) -> each step's loss per seed (S, steps)."""
+        X = tf.gather(X_train, order)  # (S, n, in)
+        Y = tf.gather(y_train, order)
+        losses = tf.TensorArray(dtype, size=len(sizes))
+        Xb = tf.reshape(X[:, :full * bs], [S, full, bs, -1])
+        Yb = tf.reshape(Y[:, :full * bs], [S, full, bs, *Y.shape[2:]])
+        for i in tf.range(full):
+            losses = losses.write(i, step(Xb[:, i], Yb[:, i]))
+        if n % bs:
+            losses = losses.write(full, step(X[:, full * bs:], Y[:, full * bs:]))
+        return tf.transpose(losses.stack())
+
+    @tf.function
+    def validate():
+        """``fit``'s validation batch losses per seed (S, batches) and the full-set predictions (S, n_val)."""
+        X = tf.broadcast_to(X_val, [S, *X_val.shape])
+        Y = tf.broadcast_to(y_val, [S, *y_val.shape])
+        losses = [batch_loss(Y[:, b:b + bs], model(X[:, b:b + bs])) for b in range(0, X_val.shape[0], bs)]
+        return tf.stack(losses, axis=1), model(X)[..., 0]
+
+    results = [{"epochs": []} for _ in seeds]
+    alive, stopped = np.ones(S, bool), {}
+    for e in range(switches["epochs"]):
+        order = np.stack([o[e] for _, _, o in starts])  # (S, n)
+        train_loss = keras_mean(epoch(tf.constant(order)).numpy(), sizes)
+        val_losses, full_pred = (t.numpy() for t in validate())
+        val_loss = keras_mean(val_losses, val_sizes)
+        for s, seed in enumerate(seeds):
+            if not alive[s]:
+                continue
+            row = {"epoch": e + 1, "train_loss": float(train_loss[s]), "val_loss_user": float(val_loss[s]),
+                   "val_mse": metrics.mse(dataset.y_val, full_pred[s].reshape(-1))}
+            results[s]["epochs"].append(row)
+            if progress is not None:
+                progress(seed, row)
+            if not np.isfinite(row["train_loss"]):
+                # TerminateOnNaN stops this seed's fit after the epoch: keep what it would return.
+                alive[s] = False
+                stopped[s] = (_predict(model, X_val, S, bs)[s], model.seed_weights(s))
+        if not alive.any():
+            break
+
+    predictions = _predict(model, X_val, S, bs)
+    final = [stopped.get(s) or (predictions[s], model.seed_weights(s)) for s in range(S)]
+    return _results(results, [p for p, _ in final], [w for _, w in final], time.time() - start)
+
+
+def _results(results, predictions, weights, seconds):
+    """Each seed's result: its epochs, predictions, weights, and the job's seconds shared out."""
+    import keras
+
+    from gapstudy.train_keras import _thread_settings
+
+    for result, p, w in zip(results, predictions, weights):
+        result.update({
+            "predictions": p,
+            "weights": w,
+            "train_seconds": seconds / len(results),
+            "settings": {"keras_backend": keras.backend.backend(), "jit_compile": False,
+                         "stacked_seeds": len(results), **_thread_settings()},
+        })
+    return results
+
+
+def _train_torch(dataset, starts, hp, switches, dtype, progress):
+    """Keras on its PyTorch backend, seeds stacked: Keras' variables and Adam, PyTorch's autograd.
+
+    The same arithmetic as that backend's ``fit`` (``torch.matmul`` and
+    ``torch.add`` for ``Dense``, Keras' mean squared error, the gradient of
+    the loss by autograd, Keras' own ``Adam`` for the update), not its bits:
+    batched products need not round as single ones (the control asks
+    "same arithmetic", not "same bits"; ``tests/test_keras_stacked.py``
+    holds it to the per-seed ``fit`` within a stated tolerance).
+    """
+    import keras
+    import torch
+
+    start = time.time()
+    seeds = [seed for seed, _, _ in starts]
+    S, n, bs = len(seeds), len(dataset.X_train), hp["batch_size"]
+    stacked = [np.stack([w[i] for _, w, _ in starts]) for i in range(4)]
+    stacked[1], stacked[3] = stacked[1][:, None, :], stacked[3][:, None, :]
+    variables = [keras.Variable(w.astype(dtype), dtype=dtype) for w in stacked]
+    optimizer = keras.optimizers.Adam(learning_rate=switches["learning_rate"], beta_1=hp["beta_1"],
+                                      beta_2=switches["beta_2"], epsilon=switches["epsilon"], amsgrad=False)
+    optimizer.build(variables)
+    act = {"none": None, "relu": torch.relu, "tanh": torch.tanh}[switches["activation"]]
+    matched = switches["target_shape"] == "matched"
+    torch_dtype = getattr(torch, dtype)
+    X_train = torch.tensor(dataset.X_train, dtype=torch_dtype)
+    y_train = torch.tensor(dataset.y_train, dtype=torch_dtype)
+    X_val = torch.tensor(dataset.X_val, dtype=torch_dtype).expand(S, *dataset.X_val.shape)
+    y_val = torch.tensor(dataset.y_val, dtype=torch_dtype).expand(S, len(dataset.y_val))
+
+    def forward(x, w1, b1, w2, b2):
+        z = torch.add(torch.matmul(x, w1), b1)
+        if act is not None:
+            z = act(z)
+        return torch.add(torch.matmul(z, w2), b2)
+
+    def loss(y, y_pred):  # keras' mean_squared_error, sum_over_batch_size, per seed
+        per_sample = torch.mean(torch.square(y.unsqueeze(-1) - y_pred), dim=-1)
+        return torch.sum(per_sample, dim=1) / per_sample.shape[1]
+
+    results, alive, stopped = [{"epochs": []} for _ in seeds], np.ones(S, bool), {}
+    val_starts = range(0, len(dataset.X_val), bs)
+    val_sizes = np.array([min(bs, len(dataset.X_val) - b) for b in val_starts])
+
+    def predict():
+        with torch.no_grad():
+            values = [v.value for v in variables]
+            return torch.cat([forward(X_val[:, b:b + bs], *values) for b in val_starts], 1)[..., 0].numpy()
+
+    for e in range(switches["epochs"]):
+        order = torch.from_numpy(np.stack([o[e] for _, _, o in starts]))
+        X_epoch, y_epoch = X_train[order], y_train[order]
+        losses = []
+        for xb, yb in zip(X_epoch.split(bs, dim=1), y_epoch.split(bs, dim=1)):
+            values = [v.value for v in variables]
+            batch = loss(yb, forward(xb, *values))
+            grads = torch.autograd.grad(batch.sum(), values)
+            with torch.no_grad():
+                optimizer.apply(list(grads), variables)
+            losses.append(batch.detach())
+        sizes = np.array([len(b) for b in np.array_split(np.arange(n), range(bs, n, bs))])
+        train_loss = keras_mean(torch.stack(losses, 1).numpy(), sizes)
+        with torch.no_grad():
+            values = [v.value for v in variables]
+            val_losses = torch.stack([loss(y_val[:, b:b + bs], forward(X_val[:, b:b + bs], *values))
+                                      for b in val_starts], 1).numpy()
+            full = forward(X_val, *values)[..., 0].numpy()
+        val_loss = keras_mean(val_losses, val_sizes)
+        for s, seed in enumerate(seeds):
+            if not alive[s]:
+                continue
+            row = {"epoch": e + 1, "train_loss": float(train_loss[s]), "val_loss_user": float(val_loss[s]),
+                   "val_mse": metrics.mse(dataset.y_val, full[s].reshape(-1))}
+            results[s]["epochs"].append(row)
+            if progress is not None:
+                progress(seed, row)
+            if not np.isfinite(row["train_loss"]):
+                alive[s] = False
+                stopped[s] = (predict()[s], _torch_seed_weights(variables, s))
+        if not alive.any():
+            break
+    predictions = predict()
+    final = [stopped.get(s) or (predictions[s], _torch_seed_weights(variables, s)) for s in range(S)]
+    return _results(results, [p for p, _ in final], [w for _, w in final], time.time() - start)
+
+
+def _torch_seed_weights(variables, s):
+    w1, b1, w2, b2 = (v.value.detach().cpu().numpy() for v in variables)
+    return [w1[s], b1[s, 0], w2[s], b2[s, 0]]
+
+
+def _predict(model, X_val, S, bs):
+    """``model.predict``'s batches of ``bs`` rows, per seed: (S, n_val)."""
+    import tensorflow as tf
+
+    X = tf.broadcast_to(X_val, [S, *X_val.shape])
+    parts = [model(X[:, b:b + bs]).numpy()[..., 0] for b in range(0, X_val.shape[0], bs)]
+    return np.concatenate(parts, axis=1)

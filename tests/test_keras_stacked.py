@@ -1,0 +1,144 @@
+"""The stacked Keras path: on TensorFlow every seed bit for bit its own ``fit``; on PyTorch the same arithmetic."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from gapstudy import keras_stacked, posted, train_keras
+from gapstudy.variants import resolve
+
+SWITCHES = [
+    {},  # as posted
+    {"target_shape": "matched", "activation": "relu"},
+    {"activation": "tanh", "weight_init": "torch_default", "bias_init": "torch_default"},
+    {"dtype": "float64", "epsilon": 1e-3, "beta_2": 0.999},
+    {"shuffle": "off", "learning_rate": 0.01},
+]
+
+
+def same_run(a: dict, b: dict) -> bool:
+    return (a["predictions"].tobytes() == b["predictions"].tobytes()
+            and all(x.tobytes() == y.tobytes() for x, y in zip(a["weights"], b["weights"]))
+            and a["epochs"] == b["epochs"])
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_the_orders_are_fits_own_epoch_by_epoch(seed):
+    """Against Keras' own ArrayDataAdapter, iterated as fit iterates it (every epoch the same order)."""
+    import keras
+
+    n = 7000
+    keras.utils.set_random_seed(seed)
+    ours = keras_stacked.epoch_orders(n, 3, shuffle=True)
+    keras.utils.set_random_seed(seed)
+    theirs = keras_stacked.adapter_orders(n, 3, shuffle=True)
+    assert np.array_equal(ours, theirs)
+    assert sorted(ours[0]) == list(range(n)) and not np.array_equal(ours[0], np.arange(n))
+    assert np.array_equal(keras_stacked.epoch_orders(n, 2, shuffle=False), keras_stacked.adapter_orders(n, 2, False))
+
+
+@pytest.mark.parametrize("switches", SWITCHES, ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()) or "posted")
+def test_each_stacked_seed_is_its_own_fit_bit_for_bit(dataset, hp, switches):
+    """Seeds 2, 5, 6 together against each alone (train_keras.train, itself the posted fit's bits)."""
+    hp["epochs"] = 3
+    resolved = resolve(switches, "keras", hp)
+    assert keras_stacked.supports(resolved)
+    stacked = keras_stacked.train(dataset, [2, 5, 6], hp, resolved)
+    for seed, result in zip([2, 5, 6], stacked):
+        assert same_run(result, train_keras.train(dataset, seed, hp, resolved)), f"seed {seed}"
+        assert result["settings"]["stacked_seeds"] == 3
+
+
+def test_a_stacked_seed_is_the_posted_fit_bit_for_bit(dataset, hp):
+    """The user's compile and fit(validation_data=...) for seed 2, trained third in a stack."""
+    hp["epochs"] = 2
+    result = keras_stacked.train(dataset, [5, 6, 2], hp, resolve({}, "keras", hp))[2]
+    history, predictions, model = posted.keras_as_posted(dataset, seed=2, epochs=2)
+    assert result["predictions"].tobytes() == predictions.tobytes()
+    for ours, theirs in zip(result["weights"], model.get_weights()):
+        assert ours.tobytes() == np.asarray(theirs).tobytes()
+    assert [row["train_loss"] for row in result["epochs"]] == history.history["loss"]
+    assert [row["val_loss_user"] for row in result["epochs"]] == history.history["val_loss"]
+
+
+def test_a_diverging_seed_stops_where_its_fit_stops(dataset, hp):
+    """At learning rate 1e6 the loss is NaN in the first epoch: TerminateOnNaN ends that fit there."""
+    hp["epochs"] = 3
+    resolved = resolve({"learning_rate": 1e6}, "keras", hp)
+    stacked = keras_stacked.train(dataset, [0, 1], hp, resolved)
+    for seed, result in zip([0, 1], stacked):
+        alone = train_keras.train(dataset, seed, hp, resolved)
+        assert len(result["epochs"]) == len(alone["epochs"]) == 1
+        # NaN is not equal to itself, and its sign bit carries no meaning: compare as NaN-aware values.
+        assert json.dumps(result["epochs"]) == json.dumps(alone["epochs"])
+        assert np.array_equal(result["predictions"], alone["predictions"], equal_nan=True)
+        for a, b in zip(result["weights"], alone["weights"]):
+            assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_switches_the_stack_lacks_train_seed_by_seed(dataset, hp):
+    hp["epochs"] = 1
+    for switches in ({"adam_rule": "torch"}, {"loss": "handwritten"}):
+        resolved = resolve(switches, "keras", hp)
+        assert not keras_stacked.supports(resolved)
+        results = train_keras.train_seeds(dataset, [0, 1], hp, resolved)
+        assert "stacked_seeds" not in results[0]["settings"]
+
+
+KERAS_TORCH = r"""
+import json, sys
+from gapstudy.runtime import limit_threads; limit_threads(1)
+import numpy as np, keras
+from gapstudy.data import make_dataset
+from gapstudy import keras_stacked, train_keras
+from gapstudy.variants import resolve
+ds = make_dataset()
+hp = json.loads(sys.argv[1])
+sw = resolve({}, "keras_torch", hp)
+
+# fit's own batch order on this backend, seen from inside a train_step
+seen = []
+class Recorder(keras.Model):
+    def train_step(self, data):
+        seen.append(data[0].detach().numpy()[:, 0].astype(int))
+        return {"z": 0.0}
+keras.utils.set_random_seed(4)
+train_keras.build_model(10, hp, sw)  # the same draws as a run, before fit
+inp = keras.layers.Input(shape=(1,)); m = Recorder(inp, keras.layers.Dense(1)(inp)); m.compile(optimizer="adam", loss="mse")
+m.fit(np.arange(7000, dtype="float32")[:, None], np.zeros(7000, "float32"), batch_size=32, epochs=3, verbose=0)
+orders = keras_stacked.draw(ds, 4, hp, sw)[2]
+
+stacked = keras_stacked.train(ds, [4, 1], hp, sw)
+out = {"orders_equal": bool(np.array_equal(np.concatenate(seen), orders.reshape(-1))), "runs": []}
+for seed, r in zip([4, 1], stacked):
+    one = train_keras.train(ds, seed, hp, sw)
+    out["runs"].append({
+        "weights_max_abs_diff": max(float(np.abs(a - b).max()) for a, b in zip(one["weights"], r["weights"])),
+        "val_mse": [one["epochs"][-1]["val_mse"], r["epochs"][-1]["val_mse"]],
+        "backend": r["settings"]["keras_backend"], "stacked": r["settings"]["stacked_seeds"]})
+print("RESULT" + json.dumps(out))
+"""
+
+
+def test_keras_on_pytorch_stacked_is_its_fit_within_rounding(hp):
+    """Same orders and initial weights as fit on that backend; products batched, so equal up to rounding.
+
+    Tolerance, after 3 epochs: weights within 1e-5 absolute, validation MSE within 1e-4 relative
+    (measured: about 1e-7 and 1e-6).
+    """
+    hp["epochs"] = 3
+    env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=os.path.join(ROOT, "src"))
+    proc = subprocess.run([sys.executable, "-c", KERAS_TORCH, json.dumps(hp)], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.split("RESULT", 1)[1])
+    assert result["orders_equal"]
+    for run in result["runs"]:
+        assert run["backend"] == "torch" and run["stacked"] == 2
+        assert run["weights_max_abs_diff"] < 1e-5
+        assert run["val_mse"][1] == pytest.approx(run["val_mse"][0], rel=1e-4)
