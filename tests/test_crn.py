@@ -1,5 +1,7 @@
 """Common random numbers: both sides of a pair start from the same draws, so only their arithmetic differs."""
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -51,3 +53,16 @@ def test_train_seeds_records_each_seed(small, hp):
                            log=lambda message: None)
     assert [r["seed"] for r in rows] == [0, 1] and rows[0]["val_mse"] != rows[1]["val_mse"]
     assert all(len(r["predictions_sha256"]) == 64 for r in rows)
+
+
+@pytest.mark.parametrize("framework,switches", [("torch", ALIGNED), ("keras", {})])
+def test_a_stacked_side_is_each_seed_trained_alone_from_the_same_draws_bit_for_bit(small, hp, framework, switches):
+    """crn.train_seeds stacks the seeds; crn.train_side trains one seed batch by batch (the lock-step sides)."""
+    resolved = resolve(switches, framework, hp)
+    draw = {k: resolved[k] for k in DRAW_SWITCHES} if framework == "keras" else \
+        {k: resolve({}, "keras", hp)[k] for k in DRAW_SWITCHES}
+    rows = crn.train_seeds(framework, small, [0, 1, 2], hp, resolved, draw, log=lambda message: None)
+    for row in rows:
+        weights, orders = crn.draws(row["seed"], len(small.X_train), 10, hp, draw | {"epochs": hp["epochs"]})
+        alone = crn.train_side(framework, small, weights, orders, hp, resolved)
+        assert row["predictions_sha256"] == hashlib.sha256(np.asarray(alone, np.float32).tobytes()).hexdigest()

@@ -58,18 +58,39 @@ def train_side(framework: str, dataset, weights, orders: np.ndarray, hp: dict, s
     return trainer.predict(dataset.X_val)
 
 
+def _stacked(framework: str):
+    """The stacked trainer module of ``framework``'s family (``torch_stacked`` or ``keras_stacked``)."""
+    from gapstudy import keras_stacked, torch_stacked
+
+    return torch_stacked if FRAMEWORKS[framework].family == "torch" else keras_stacked
+
+
 def train_seeds(framework: str, dataset, seeds, hp: dict, switches: dict, draw_switches: dict,
                 log=print) -> list[dict]:
-    """One side of a pair over ``seeds``: per seed, its validation MSE (and a hash of its predictions)."""
+    """One side of a pair over ``seeds``: per seed, its validation MSE (and a hash of its predictions).
+
+    Every seed together through the stacked path of the side's framework
+    where it takes the switches (each seed's numbers are those of its own
+    run from the same draws: ``tests/test_crn.py``), else seed by seed.
+    """
     import hashlib
 
+    seeds = [int(seed) for seed in seeds]
+    starts = [(seed, *draws(seed, len(dataset.X_train), dataset.X_train.shape[1], hp,
+                            draw_switches | {"epochs": switches["epochs"]})) for seed in seeds]
+    stacked = _stacked(framework)
+    if stacked.supports(switches):
+        log(f"training seeds {seeds} together")
+        if FRAMEWORKS[framework].family == "torch":  # no validation orders: only the predictions count here
+            starts = [(seed, weights, orders, None) for seed, weights, orders in starts]
+        predictions = [r["predictions"] for r in stacked.train_from(dataset, starts, hp, switches)]
+    else:
+        predictions = [train_side(framework, dataset, weights, orders, hp, switches)
+                       for _, weights, orders in starts]
     rows = []
-    for seed in seeds:
-        weights, orders = draws(seed, len(dataset.X_train), dataset.X_train.shape[1], hp,
-                                draw_switches | {"epochs": switches["epochs"]})
-        predictions = train_side(framework, dataset, weights, orders, hp, switches)
-        mse = metrics.mse(dataset.y_val, predictions)
+    for seed, p in zip(seeds, predictions):
+        mse = metrics.mse(dataset.y_val, p)
         log(f"seed {seed}: val_mse={mse:.6g}")
         rows.append({"seed": int(seed), "val_mse": float(mse),
-                     "predictions_sha256": hashlib.sha256(np.asarray(predictions, np.float32).tobytes()).hexdigest()})
+                     "predictions_sha256": hashlib.sha256(np.asarray(p, np.float32).tobytes()).hexdigest()})
     return rows

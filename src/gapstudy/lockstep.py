@@ -113,7 +113,8 @@ class KerasSide:
         return [np.asarray(w) for w in self.model.get_weights()]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model(x, training=False)).reshape(-1)
+        """``model.predict``'s predictions (its batches of 32, as a run's), shape (n,)."""
+        return np.asarray(self.model.predict(x, batch_size=32, verbose=0)).reshape(-1)
 
 
 def from_keras_layout(weights):

@@ -55,20 +55,23 @@ class StackedNet:
     output weight, output bias), as in ``train_torch.FlatNet``.
     """
 
-    def __init__(self, modules: list[TorchLinearModel], activation: str):
+    def __init__(self, weights: list[list[np.ndarray]], activation: str, dtype=torch.float32, device="cpu"):
+        """``weights``: per seed, Keras' layout (kernels (in, out), then biases), as ``keras_layout`` gives."""
+        from gapstudy.lockstep import from_keras_layout
         from gapstudy.torch_backward import ACTIVATIONS
 
-        rows = [torch.cat([p.detach().reshape(-1) for p in m.parameters()]) for m in modules]
-        self.shapes = [p.shape for p in modules[0].parameters()]
-        self.sizes = [p.numel() for p in modules[0].parameters()]
+        params = [[torch.as_tensor(p, dtype=dtype) for p in from_keras_layout(w)] for w in weights]
+        rows = [torch.cat([p.reshape(-1) for p in ps]) for ps in params]
+        self.shapes = [p.shape for p in params[0]]
+        self.sizes = [p.numel() for p in params[0]]
         # Rows padded to a multiple of 64 bytes: every seed's parameters then
         # sit at the memory alignment the loop's own flat tensor gives them,
         # and some kernels' results depend on it. The padding stays zero.
         P = sum(self.sizes)
         pad = -P % (64 // rows[0].element_size())
-        self.flat = torch.nn.functional.pad(torch.stack(rows), (0, pad))
+        self.flat = torch.nn.functional.pad(torch.stack(rows), (0, pad)).to(device)
         self.sizes = [*self.sizes, pad]
-        self.S = len(modules)
+        self.S = len(weights)
         self.activation, self.act = activation, ACTIVATIONS[activation]
 
     def views(self, flat: torch.Tensor) -> list[torch.Tensor]:
@@ -145,32 +148,47 @@ class StackedStep:
         return loss
 
 
-def _seed_state(seed: int, hp: dict, switches: dict, n_features: int, n: int, n_val: int, dtype, dev):
-    """The seed's initial model and every epoch's (train order, validation order), drawn as the loop draws them."""
+def draw(seed: int, hp: dict, switches: dict, n_features: int, n: int, n_val: int):
+    """``(seed, initial weights, train orders (epochs, n), validation orders (epochs, n_val))``, as the loop draws them.
+
+    The weights are ``TorchLinearModel``'s under the seed (in Keras' layout,
+    in the run's dtype); then, per epoch, the training ``DataLoader``'s draws
+    and the validation loader's (drawn whatever the averaging), in the loop's order.
+    """
     module = TorchLinearModel(n_features, hp["hidden_units"], random_seed=seed,
                               weight_init=switches["weight_init"], bias_init=switches["bias_init"])
     shuffle = switches["shuffle"] == "on"
-    orders = []
+    train, val = [], []
     for _ in range(switches["epochs"]):
-        train = epoch_order(n, shuffle)
-        val = epoch_order(n_val)  # the validation loader's draws, whatever the averaging
-        orders.append((train, val))
-    return module.to(device=dev, dtype=dtype), orders
+        train.append(epoch_order(n, shuffle))
+        val.append(epoch_order(n_val))
+    weights = module.to(dtype=DTYPES[switches["dtype"]]).keras_layout()
+    return seed, weights, torch.stack(train), torch.stack(val)
 
 
 def train(dataset, seeds, hp: dict, switches: dict, device: str = "cpu", progress=None) -> list[dict]:
-    """Train ``seeds`` together; one result per seed, as ``train_torch.train`` returns it.
+    """Train ``seeds`` together from their own draws (``draw``); one result per seed, as ``train_torch.train``.
 
     ``progress(seed, row)`` is called per seed and epoch.
     """
+    n_features, n, n_val = dataset.X_train.shape[1], len(dataset.X_train), len(dataset.X_val)
+    starts = [draw(seed, hp, switches, n_features, n, n_val) for seed in seeds]
+    return train_from(dataset, starts, hp, switches, device, progress)
+
+
+def train_from(dataset, starts, hp: dict, switches: dict, device: str = "cpu", progress=None) -> list[dict]:
+    """Train from given ``starts``: ``(seed, weights in Keras' layout, train orders (epochs, n), val orders)``.
+
+    Validation orders ``None`` (the common-random-numbers runs, which use
+    only the predictions): the validation loss is taken on the whole set.
+    """
     if not supports(switches):
         raise ValueError(f"the stacked PyTorch path does not support these switches: {switches}")
-    seeds = list(seeds)
+    starts = list(starts)
+    seeds = [start[0] for start in starts]
     dev, dtype = torch.device(device), DTYPES[switches["dtype"]]
     start = time.time()
-    n, n_val = len(dataset.X_train), len(dataset.X_val)
-    states = [_seed_state(s, hp, switches, dataset.X_train.shape[1], n, n_val, dtype, dev) for s in seeds]
-    net = StackedNet([m for m, _ in states], switches["activation"])
+    net = StackedNet([w for _, w, _, _ in starts], switches["activation"], dtype, dev)
     step = StackedStep(net, switches["target_shape"])
     optimizer = FlatAdam(net.flat, lr=switches["learning_rate"], betas=(hp["beta_1"], switches["beta_2"]),
                          eps=switches["epsilon"], rule=switches["adam_rule"])
@@ -179,12 +197,12 @@ def train(dataset, seeds, hp: dict, switches: dict, device: str = "cpu", progres
     X_train, y_train = as_tensor(dataset.X_train), as_tensor(dataset.y_train)
     X_val, y_val = as_tensor(dataset.X_val), as_tensor(dataset.y_val)
     X_val_all = X_val.expand(S, *X_val.shape).contiguous()
-    batch_means = switches["val_loss"] == "batch_means"
+    batch_means = switches["val_loss"] == "batch_means" and all(v is not None for _, _, _, v in starts)
 
     results = [{"epochs": []} for _ in seeds]
     done = [False] * S
     for e in range(switches["epochs"]):
-        order = torch.stack([o[e][0] for _, o in states]).to(dev)  # (S, n)
+        order = torch.stack([torch.as_tensor(o[e]) for _, _, o, _ in starts]).to(dev)  # (S, n)
         X_epoch, y_epoch = X_train[order], y_train[order]  # (S, n, in), (S, n)
         losses = []
         grad = step.grad
@@ -194,7 +212,7 @@ def train(dataset, seeds, hp: dict, switches: dict, device: str = "cpu", progres
         train_losses = torch.stack(losses, 1).tolist()  # (S, steps) as Python floats
         with torch.no_grad():
             if batch_means:
-                val_order = torch.stack([o[e][1] for _, o in states]).to(dev)
+                val_order = torch.stack([torch.as_tensor(v[e]) for _, _, _, v in starts]).to(dev)
                 Xv, yv = X_val[val_order], y_val[val_order]
                 val_losses = [_loss(net.forward(xb), yb, step.posted)
                               for xb, yb in zip(Xv.split(bs, dim=1), yv.split(bs, dim=1))]
