@@ -30,18 +30,41 @@ def test_runs_cover_frameworks_variants_seeds_and_devices():
     pairs = {(r["framework"], r["variant"]) for r in runs}
     for framework, variant in pairs:
         seeds = [r["seed"] for r in runs if (r["framework"], r["variant"]) == (framework, variant)]
-        assert seeds == study_config.seeds(cfg, framework)
+        assert seeds == study_config.seeds(cfg, framework, variant)
     assert {("torch", "as_posted"), ("keras", "as_posted"), ("torch", "fixed"), ("torch", "aligned"),
             ("keras_torch", "as_posted")} <= pairs
 
 
-def test_a_framework_can_run_its_own_seeds():
-    """The costly control runs fewer seeds; every other framework keeps the study's."""
+def test_the_default_config_runs_the_seeds_its_power_analysis_asks_for():
+    """Every arm of a primary claim: TOST at the config's margin with 90 % power at the design values
+    config/config.yaml states (pooled SD of log MSE 0.053, a true ratio of 1.01): 33 seeds."""
+    import numpy as np
+
+    from gapstudy.stats import seeds_for_power
+
     cfg = validate(DEFAULT)
-    assert study_config.seeds(cfg, "keras_torch") == [0, 1, 2, 3, 4]
-    assert study_config.seeds(cfg, "torch") == study_config.seeds(cfg, "keras") == cfg["seeds"]
+    st = cfg["statistics"]
+    needed = seeds_for_power(0.053, st["equivalence_margin"], st["equivalence_alpha"], 0.9, np.log(1.01))
+    assert needed == 33
+    arms = [(h["framework"], h["variant"]) for h in cfg["hypotheses"].values()]
+    for framework, variant in arms + [(cfg["reference"]["framework"], cfg["reference"]["variant"])]:
+        assert len(study_config.seeds(cfg, framework, variant)) >= needed, (framework, variant)
+
+
+def test_a_framework_can_run_its_own_seeds():
     cfg = validate(bad(seeds_by_framework={"keras": [7]}))
     assert {r["seed"] for r in study_config.runs(cfg) if r["framework"] == "keras"} == {7}
+
+
+def test_a_variant_can_run_its_own_seeds():
+    """A diagnostic variant paired with its baseline runs the seeds its paired contrast needs."""
+    cfg = validate(DEFAULT)
+    cfg["variants"]["init_keras"]["seeds"] = [3, 4]
+    runs = study_config.runs(cfg)
+    assert {r["seed"] for r in runs if r["variant"] == "init_keras"} == {3, 4}
+    assert [r["seed"] for r in runs if (r["framework"], r["variant"]) == ("torch", "as_posted")] == cfg["seeds"]
+    with pytest.raises(ConfigError, match="variants.init_keras.seeds"):
+        validate(bad(variants__init_keras__seeds=[-1]))
 
 
 def test_auto_devices_take_what_exists_and_keras_skips_mps():
@@ -116,7 +139,7 @@ def bad(**changes):
         (bad(repeat_runs=-1), "config key repeat_runs"),
         (bad(seeds_by_framework={"jax": [0]}), "config key seeds_by_framework"),
         (bad(seeds_by_framework={"keras_torch": []}), "config key seeds_by_framework.keras_torch"),
-        (bad(variants__as_posted__frameworks=["torch", "keras"]),
+        (bad(variants__as_posted__frameworks=["torch", "keras"], seeds_by_framework={"keras_torch": [0]}),
          "config key seeds_by_framework.keras_torch: no variant runs keras_torch"),
     ],
 )

@@ -95,6 +95,11 @@ def test_a_training_job_hashes_its_own_trainer_only():
     assert not {"gapstudy.train_torch", "gapstudy.train_keras"} & set(modules)
     assert "gapstudy.train_torch" in sources.closure((script, "gapstudy.train_torch"))
     assert sources.code_sha256(script, "gapstudy.train_torch") != sources.code_sha256(script, "gapstudy.train_keras")
+    # The stacked paths belong to their trainers, and neither trainer reaches the other.
+    torch_side, keras_side = (set(sources.closure((script, f"gapstudy.train_{f}"))) for f in ("torch", "keras"))
+    assert "gapstudy.torch_stacked" in torch_side and "gapstudy.keras_stacked" in keras_side
+    assert not {"gapstudy.train_keras", "gapstudy.keras_stacked"} & torch_side
+    assert not {"gapstudy.train_torch", "gapstudy.torch_stacked"} & keras_side
 
 
 def test_no_script_reads_the_config_or_edits_the_path():

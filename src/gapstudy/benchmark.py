@@ -1,12 +1,20 @@
-"""Speed benchmark: the posted code against the workflow's training paths, side by side.
+"""Speed benchmark: the posted code against the workflow's training paths, side by side, and the study end to end.
 
 Run it with ``make benchmark`` (or ``python -m gapstudy.benchmark --help``).
-A posted run (one seed) and a workflow training job (the default config's
-seeds, as the ``train`` rule runs them) are each a fresh Python process with
-one thread, imports included; the job's time is divided by its runs. Posted
-and workflow processes alternate so that both see the same machine load. The machine is shared and noisy: read the
-ratios, not the absolute times. It also times the default study end to end
-and a larger one, to show how the cost grows with seeds.
+
+Per run: a posted run (one seed: the user's code as transcribed in
+``gapstudy.posted``; for Keras on PyTorch, the same Keras code on that
+backend) and a workflow training job (the default config's seeds, trained
+as the ``train`` rule trains them: stacked) are each a fresh one-thread
+Python process, imports included; the job's time is divided by its runs.
+Posted and workflow processes alternate, so both see the same machine load.
+
+End to end: the default config from nothing to the report
+(``snakemake --cores N`` plus ``--report``), ``--study-repeats`` times
+(the median counts); then the same config with every arm at 10, 20 and 30
+seeds, and the slope of time against seeds (least squares). Each study
+also reports its largest peak job memory (Snakemake's ``benchmark:`` files).
+The machine is shared and noisy: read the ratios, not the absolute times.
 """
 
 from __future__ import annotations
@@ -21,9 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from gapstudy.io import copy_workflow
+from gapstudy.registry import FRAMEWORKS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,6 +43,7 @@ CHILD = {
         "from gapstudy.data import load_dataset; from gapstudy.posted import torch_as_posted;"
         "torch_as_posted(load_dataset({npz!r}), seed={seed}, epochs={epochs})"
     ),
+    # Keras and Keras on PyTorch: the same posted Keras code, on the backend of the child's KERAS_BACKEND.
     ("keras", "posted"): (
         "from gapstudy.data import load_dataset; from gapstudy.posted import keras_as_posted;"
         "keras_as_posted(load_dataset({npz!r}), seed={seed}, epochs={epochs})"
@@ -45,11 +56,13 @@ CHILD = {
         " log=lambda message: None)"
     ),
 }
+# Today's targets (issue "Power within ten minutes"): workflow time per run over the posted code's.
+TARGETS = {"torch": 1 / 10, "keras": 1 / 10, "keras_torch": 1 / 5}
 
 
-def run_child(code: str, src: Path) -> dict:
+def run_child(code: str, src: Path, backend: str = "tensorflow") -> dict:
     """Run ``code`` in a fresh one-thread Python; its wall time, CPU time and peak memory."""
-    env = dict(os.environ, PYTHONPATH=str(src), KERAS_BACKEND="tensorflow")
+    env = dict(os.environ, PYTHONPATH=str(src), KERAS_BACKEND=backend)
     prelude = "from gapstudy.runtime import limit_threads; limit_threads(1);"
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
@@ -77,17 +90,18 @@ def per_run(frameworks, repeats: int, epochs: int, seed: int, job_seeds: int, wo
     for repeat in range(repeats):
         for framework in frameworks:
             for path in ("posted", "workflow"):
-                template = CHILD[(framework, "posted")] if path == "posted" else CHILD["workflow"]
+                family = FRAMEWORKS[framework].family
+                template = CHILD[(family, "posted")] if path == "posted" else CHILD["workflow"]
                 seeds = [seed] if path == "posted" else list(range(seed, seed + job_seeds))
                 outputs = [str(workdir / f"{framework}-seed{s}.json") for s in seeds]
                 code = template.format(framework=framework, seed=seed, seeds=seeds, outputs=outputs,
                                        epochs=epochs, hp=hp, npz=str(npz), manifest=str(manifest))
-                job = run_child(code, repo / "src")
+                job = run_child(code, repo / "src", FRAMEWORKS[framework].backend)
                 # Per run: a job's time shared by the runs it trained.
                 row = {"framework": framework, "path": path, "repeat": repeat, "runs_in_job": len(seeds),
                        "job_wall_s": job["wall_s"], "wall_s": job["wall_s"] / len(seeds),
                        "cpu_s": job["cpu_s"] / len(seeds), "peak_rss_mb": job["peak_rss_mb"]}
-                print(f"  {framework:5s} {path:8s} repeat {repeat}: {row['wall_s']:6.1f} s wall, "
+                print(f"  {framework:11s} {path:8s} repeat {repeat}: {row['wall_s']:6.1f} s wall, "
                       f"{row['cpu_s']:6.1f} s CPU per run ({len(seeds)} in the process), "
                       f"{row['peak_rss_mb']:5.0f} MB", flush=True)
                 rows.append(row)
@@ -114,30 +128,71 @@ def ratios(rows: list[dict]) -> list[dict]:
     return out
 
 
-def study(seeds: int, cores: int, workdir: Path, repo: Path) -> dict:
-    """The default config with ``seeds`` seeds, run and reported by Snakemake from scratch."""
+def study(config: dict, cores: int, workdir: Path, repo: Path) -> dict:
+    """``config`` run and reported by Snakemake from nothing: wall time, jobs, largest peak job memory."""
     copy_workflow(repo, workdir)
-    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
-    config["seeds"] = list(range(seeds))
     (workdir / "bench.yaml").write_text(yaml.safe_dump(config))
     snakemake = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", "bench.yaml"]
+    env = dict(os.environ, PYTHONPATH=str(workdir / "src"))
     start = time.perf_counter()
     for extra in ([], ["--report", "results/report.html"]):
-        subprocess.run(snakemake + extra, cwd=workdir, check=True,
+        subprocess.run(snakemake + extra, cwd=workdir, check=True, env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return {"seeds": seeds, "cores": cores, "wall_s": time.perf_counter() - start}
+    wall = time.perf_counter() - start
+    jobs = _job_benchmarks(workdir / "results" / "benchmarks")
+    largest = max(jobs, key=lambda j: j["max_rss_mb"])
+    return {"wall_s": wall, "cores": cores, "jobs": len(jobs), "runs": _runs(config),
+            "peak_job_memory_mb": largest["max_rss_mb"], "peak_job": largest["job"]}
+
+
+def _job_benchmarks(root: Path) -> list[dict]:
+    import pandas as pd
+
+    jobs = []
+    for path in sorted(root.rglob("*.tsv")):
+        row = pd.read_csv(path, sep="\t").iloc[-1]
+        jobs.append({"job": str(path.relative_to(root).with_suffix("")), "max_rss_mb": float(row["max_rss"])})
+    return jobs
+
+
+def _runs(config: dict) -> int:
+    from gapstudy import config as study_config
+
+    return sum(len(study_config.seeds(config, f, v)) for v, spec in config["variants"].items()
+               for f in spec["frameworks"])
+
+
+def with_seeds(config: dict, n: int) -> dict:
+    """The config with every arm (every framework and variant) at seeds 0 .. n-1."""
+    config = json.loads(json.dumps(config))
+    config["seeds"] = list(range(n))
+    config.pop("seeds_by_framework", None)
+    for spec in config["variants"].values():
+        spec.pop("seeds", None)
+    return config
+
+
+def slope(points: list[tuple[int, float]]) -> tuple[float, float]:
+    """Least-squares line through (seeds, seconds): (seconds per seed, seconds at no seeds)."""
+    x, y = np.array(points, dtype=float).T
+    per_seed, intercept = np.polyfit(x, y, 1)
+    return float(per_seed), float(intercept)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="posted/workflow pairs per framework")
+    parser.add_argument("--repeats", type=int, default=2, help="posted/workflow pairs per framework")
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--job-seeds", type=int, default=None,
                         help="seeds per workflow job (default: the default config's seeds, as the workflow does)")
-    parser.add_argument("--frameworks", nargs="+", default=["torch", "keras"])
-    parser.add_argument("--study-seeds", type=int, nargs="*", default=[10, 15],
-                        help="seed counts of the end-to-end studies (none: skip them)")
+    parser.add_argument("--frameworks", nargs="+", default=["torch", "keras", "keras_torch"])
+    parser.add_argument("--study-repeats", type=int, default=2,
+                        help="runs of the default config end to end (0: skip); the median counts")
+    parser.add_argument("--growth-seeds", type=int, nargs="*", default=[10, 20, 30],
+                        help="seed counts (every arm) of the studies that show the growth (none: skip)")
+    parser.add_argument("--baseline-slope", type=float, default=26.0,
+                        help="seconds per seed before stacking (the last benchmark of the seed-by-seed paths)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmark" / "speed.json")
     args = parser.parse_args(argv)
@@ -148,31 +203,54 @@ def main(argv=None) -> None:
     default = yaml.safe_load((repo / "config" / "config.yaml").read_text())
     hp, job_seeds = default["training"], args.job_seeds or len(default["seeds"])
     result = {"args": {k: str(v) for k, v in vars(args).items()}}
-    with tempfile.TemporaryDirectory() as tmp:
-        print(f"Per run: posted code against the workflow's path, {args.epochs} epochs, one thread; "
-              f"a workflow job trains {job_seeds} seeds")
-        rows = per_run(args.frameworks, args.repeats, args.epochs, args.seed, job_seeds, Path(tmp), repo, hp)
-    result["runs"], result["ratios"] = rows, ratios(rows)
-    print("\nworkflow / posted (median over repeats, [min, max]); lower is faster")
-    for r in result["ratios"]:
-        if "ratio_min" in r:
-            print(f"  {r['framework']:5s} {r['metric']:9s}: {r['ratio_median']:.3f} "
-                  f"[{r['ratio_min']:.3f}, {r['ratio_max']:.3f}]  = 1/{1 / r['ratio_median']:.1f}  "
-                  f"({r['workflow_median_s']:.1f} s against {r['posted_median_s']:.1f} s)")
-        else:
-            print(f"  {r['framework']:5s} {r['metric']}: {r['ratio_median']:.0f}")
-    studies = []
-    for seeds in args.study_seeds:
+    if args.repeats:
         with tempfile.TemporaryDirectory() as tmp:
-            print(f"\nStudy end to end: {seeds} seeds, --cores {args.cores}, report included ...", flush=True)
-            studies.append(study(seeds, args.cores, Path(tmp), repo))
-            print(f"  {studies[-1]['wall_s']:.0f} s", flush=True)
-    if len(studies) > 1:
-        base = studies[0]
-        for s in studies[1:]:
-            print(f"  {s['seeds']} seeds cost {s['wall_s'] / base['wall_s']:.2f}x the {base['seeds']}-seed "
-                  f"study (linear would be {s['seeds'] / base['seeds']:.2f}x)")
-    result["studies"] = studies
+            print(f"Per run: posted code against the workflow's path, {args.epochs} epochs, one thread; "
+                  f"a workflow job trains {job_seeds} seeds", flush=True)
+            rows = per_run(args.frameworks, args.repeats, args.epochs, args.seed, job_seeds, Path(tmp), repo, hp)
+        result["runs"], result["ratios"] = rows, ratios(rows)
+        print("\nworkflow / posted per run (median over repeats, [min, max]); lower is faster")
+        for r in result["ratios"]:
+            if "ratio_min" in r:
+                target = TARGETS.get(r["framework"])
+                verdict = f"target 1/{1 / target:.0f}: {'met' if r['ratio_median'] <= target else 'NOT met'}" \
+                    if target and r["metric"] == "wall time" else ""
+                print(f"  {r['framework']:11s} {r['metric']:9s}: {r['ratio_median']:.3f} "
+                      f"[{r['ratio_min']:.3f}, {r['ratio_max']:.3f}]  = 1/{1 / r['ratio_median']:.1f}  "
+                      f"({r['workflow_median_s']:.2f} s against {r['posted_median_s']:.1f} s)  {verdict}")
+            else:
+                print(f"  {r['framework']:11s} {r['metric']}: {r['ratio_median']:.0f}")
+    studies = []
+    for repeat in range(args.study_repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"\nThe default config end to end ({repeat + 1}/{args.study_repeats}), --cores {args.cores}, "
+                  "report included ...", flush=True)
+            studies.append(study(default, args.cores, Path(tmp), repo))
+            s = studies[-1]
+            print(f"  {s['wall_s']:.0f} s, {s['jobs']} jobs, {s['runs']} runs; largest job "
+                  f"{s['peak_job_memory_mb']:.0f} MB ({s['peak_job']})", flush=True)
+    if studies:
+        median = statistics.median(s["wall_s"] for s in studies)
+        print(f"  median {median:.0f} s = {median / 60:.1f} min (limit 10 min: {'met' if median <= 600 else 'NOT met'})")
+        result["default_study"] = {"runs": studies, "median_wall_s": median}
+    growth = []
+    for n in args.growth_seeds:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"\nEvery arm at {n} seeds, end to end ...", flush=True)
+            growth.append({"seeds": n, **study(with_seeds(default, n), args.cores, Path(tmp), repo)})
+            g = growth[-1]
+            print(f"  {g['wall_s']:.0f} s, {g['runs']} runs; largest job {g['peak_job_memory_mb']:.0f} MB", flush=True)
+    if len(growth) >= 2:
+        per_seed, fixed = slope([(g["seeds"], g["wall_s"]) for g in growth])
+        print(f"\n  {per_seed:.1f} s per seed (least squares) plus {fixed:.0f} s; before stacking "
+              f"{args.baseline_slope:.0f} s per seed: {args.baseline_slope / per_seed:.1f}x less "
+              f"(target: at least 3x: {'met' if args.baseline_slope / per_seed >= 3 else 'NOT met'})")
+        result["growth"] = {"studies": growth, "seconds_per_seed": per_seed, "fixed_seconds": fixed,
+                            "baseline_seconds_per_seed": args.baseline_slope}
+    memory = [s["peak_job_memory_mb"] for s in studies + growth]
+    if memory:
+        print(f"\nLargest peak memory of any job: {max(memory):.0f} MB (limit 1.5 GB: "
+              f"{'met' if max(memory) <= 1536 else 'NOT met'})")
     repo_dir.cleanup()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))

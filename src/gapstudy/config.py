@@ -162,8 +162,12 @@ def check_devices(devices, available_devices) -> None:
         )
 
 
-def seeds(config: dict, framework: str) -> list[int]:
-    """The seeds a framework runs: its own from ``seeds_by_framework``, else the study's."""
+def seeds(config: dict, framework: str, variant: str | None = None) -> list[int]:
+    """The seeds a (framework, variant) runs: the variant's own, else the framework's
+    (``seeds_by_framework``), else the study's."""
+    own = (config["variants"].get(variant) or {}).get("seeds") if variant is not None else None
+    if own is not None:
+        return list(own)
     return list((config.get("seeds_by_framework") or {}).get(framework, config["seeds"]))
 
 
@@ -175,7 +179,7 @@ def runs(config: dict) -> list[dict]:
         for framework, device in product(spec["frameworks"], config["devices_resolved"]):
             if device not in FRAMEWORKS[framework].devices:
                 continue
-            for seed in seeds(config, framework):
+            for seed in seeds(config, framework, variant):
                 found.append({"framework": framework, "variant": variant, "seed": seed, "device": device,
                               "draw": draw})
     return found

@@ -100,7 +100,7 @@ def draw(dataset, seed: int, hp: dict, switches: dict) -> tuple[int, list[np.nda
     ``keras.utils.set_random_seed(seed)``. On TensorFlow the orders are
     ``fit``'s own (``epoch_orders``); on Keras' PyTorch backend ``fit``'s
     ``DataLoader`` draws a ``RandomSampler`` permutation per epoch from
-    PyTorch's global generator, which ``train_torch.epoch_order`` repeats.
+    PyTorch's global generator, which ``loader_draws.epoch_order`` repeats.
     """
     import keras
 
@@ -121,13 +121,13 @@ def _torch_fit_orders(n: int, epochs: int, shuffle: bool) -> np.ndarray:
     ``fit`` first takes one batch from a ``DataLoader`` iterator of its own
     (to build the optimizer and metrics): a base seed and a sampler seed.
     Each epoch then opens an iterator (base seed, sampler seed, permutation:
-    ``train_torch.epoch_order``) and, once it is exhausted, opens the next
+    ``loader_draws.epoch_order``) and, once it is exhausted, opens the next
     epoch's iterator ahead (one more base seed). A test checks these orders
     against ``fit``'s.
     """
     import torch
 
-    from gapstudy.train_torch import epoch_order
+    from gapstudy.loader_draws import epoch_order
 
     def base_seed():
         torch.empty((), dtype=torch.int64).random_()

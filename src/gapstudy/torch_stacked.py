@@ -18,7 +18,7 @@ it, where ``baddbmm`` in the loop's own layout does not); and the sums and
 means reduce each seed's slice over the same axes in the same order.
 Initial weights and batch orders are each seed's own: ``TorchLinearModel``
 under its seed, then every epoch's ``DataLoader`` draws
-(``train_torch.epoch_order``) in the loop's order.
+(``loader_draws.epoch_order``) in the loop's order.
 
 Only the switches in ``SUPPORTED`` take this path; any other value trains
 seed by seed through ``train_torch.train``.
@@ -34,7 +34,8 @@ import torch
 
 from gapstudy import metrics
 from gapstudy.torch_adam import FlatAdam
-from gapstudy.train_torch import DTYPES, TorchLinearModel, epoch_order
+from gapstudy.loader_draws import epoch_order
+from gapstudy.train_torch import DTYPES, TorchLinearModel
 
 SUPPORTED = {
     "graph": ("plain",),
@@ -57,10 +58,11 @@ class StackedNet:
 
     def __init__(self, weights: list[list[np.ndarray]], activation: str, dtype=torch.float32, device="cpu"):
         """``weights``: per seed, Keras' layout (kernels (in, out), then biases), as ``keras_layout`` gives."""
-        from gapstudy.lockstep import from_keras_layout
         from gapstudy.torch_backward import ACTIVATIONS
 
-        params = [[torch.as_tensor(p, dtype=dtype) for p in from_keras_layout(w)] for w in weights]
+        # Keras' kernels (in, out) as PyTorch's weights (out, in): a transposed copy, exact.
+        params = [[torch.as_tensor(np.ascontiguousarray(p.T) if p.ndim == 2 else p, dtype=dtype) for p in w]
+                  for w in weights]
         rows = [torch.cat([p.reshape(-1) for p in ps]) for ps in params]
         self.shapes = [p.shape for p in params[0]]
         self.sizes = [p.numel() for p in params[0]]

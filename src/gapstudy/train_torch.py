@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from gapstudy import metrics, torch_backward
+from gapstudy.loader_draws import epoch_batches, epoch_order
 from gapstudy.torch_adam import FlatAdam
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -128,27 +129,6 @@ def loss_fn(target_shape: str, loss: str = "handwritten"):
             return lambda y, y_pred: F.mse_loss(y_pred, y)
         return lambda y, y_pred: F.mse_loss(y_pred.reshape(y.shape), y)
     raise ValueError(f"unknown loss {loss!r}")
-
-
-def epoch_order(n: int, shuffle: bool = True) -> torch.Tensor:
-    """The sample order of one pass of ``DataLoader(shuffle=shuffle)``.
-
-    Consumes the global generator exactly as a DataLoader does: the iterator
-    draws its base seed when created, then ``RandomSampler`` draws a seed for
-    a fresh generator that makes the permutation.
-    """
-    torch.empty((), dtype=torch.int64).random_()  # _BaseDataLoaderIter._base_seed
-    if not shuffle:
-        return torch.arange(n)
-    seed = int(torch.empty((), dtype=torch.int64).random_().item())
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    return torch.randperm(n, generator=generator)
-
-
-def epoch_batches(n: int, batch_size: int, shuffle: bool = True) -> list[torch.Tensor]:
-    """The index batches one pass of ``DataLoader(shuffle=shuffle)`` yields."""
-    return list(torch.split(epoch_order(n, shuffle), batch_size))
 
 
 class Stepper:

@@ -109,7 +109,7 @@ def train_code(wildcards):
 def job_seeds(wildcards):
     """A job's seeds: the framework's on the study's draw, dataset_draws.training_seeds on the others."""
     if int(wildcards.draw) == DRAW:
-        return study_config.seeds(config, wildcards.framework)
+        return study_config.seeds(config, wildcards.framework, wildcards.variant)
     return list(config["dataset_draws"]["training_seeds"])
 
 
