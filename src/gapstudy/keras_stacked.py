@@ -413,7 +413,10 @@ def _train_torch(dataset, starts, hp, switches, dtype, progress):
         z = torch.add(torch.matmul(x, w1), b1)
         if act is not None:
             z = act(z)
-        return torch.add(torch.matmul(z, w2), b2)
+        # (B, 100) @ (100, 1) is a matrix-vector product in the per-seed fit; batched, the
+        # transposed form keeps that kernel for any number of seeds (one seed's bits do not
+        # depend on its stack-mates).
+        return torch.add(torch.matmul(w2.transpose(1, 2), z.transpose(1, 2)).transpose(1, 2), b2)
 
     def loss(y, y_pred):  # keras' mean_squared_error, sum_over_batch_size, per seed
         per_sample = torch.mean(torch.square(y.unsqueeze(-1) - y_pred), dim=-1)
