@@ -23,6 +23,6 @@ study: setup
 test: setup
 	$(VENV)/bin/python -m pytest
 
-# The speed benchmark (README, "Speed"): about 30 minutes on 2 cores.
+# The speed benchmark (README, "Speed"): about 40 minutes on 2 cores.
 benchmark: setup
 	$(VENV)/bin/python -m gapstudy.benchmark

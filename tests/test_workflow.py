@@ -65,9 +65,10 @@ def test_torch_as_posted_job_equals_the_users_loop(study):
 
 def test_job_logs_show_each_seed_and_epoch(study):
     log = (study / "logs/train/keras/as_posted/draw0/cpu.log").read_text()
-    for seed in (0, 1):  # tiny.yaml's seeds, one job
-        part = log.split(f"seed={seed} ")[1].split("done: val_mse=")[0]
-        assert "epoch    1/2" in part and "epoch    2/2" in part
+    assert "training keras/as_posted seeds=[0, 1] " in log  # tiny.yaml's seeds, one job, one stack
+    for seed in (0, 1):
+        assert f"seed {seed} epoch    1/2" in log and f"seed {seed} epoch    2/2" in log
+        assert f"seed {seed} done: val_mse=" in log
 
 
 def test_jobs_stay_within_their_thread(study):

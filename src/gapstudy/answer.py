@@ -433,7 +433,8 @@ def determinism_rst(repeats: pd.DataFrame, devices: pd.DataFrame, devices_ran: l
         n_runs, n_same = int(group["runs_repeated"].sum()), int(group["repeated_identically"].sum())
         if len(exact) == len(group):
             lines.append(f"- On {device}, every run trained twice repeated **bit for bit** ({n_same} of {n_runs} "
-                         f"runs in {len(group)} framework × variant jobs; settings: "
+                         f"runs in {len(group)} framework × variant jobs, each once stacked with its job's other "
+                         f"seeds and once alone; settings: "
                          f"{'; '.join(sorted(set(group['deterministic_settings'])))}).")
         else:
             worst = group["predictions_max_abs_diff"].max()

@@ -423,7 +423,8 @@ PAGES: dict[str, Page] = {
              "first row of each hypothesis. holds_on_every_draw says whether the verdict is the same on all.",
              RQ1, "Tables", needs_draws=True),
         Page("determinism", "determinism", "Do runs repeat bit for bit?",
-             "In every training job the first repeat_runs seeds are trained twice in the same process, "
+             "In every training job the first repeat_runs seeds are trained a second time in the same "
+             "process, alone (the first time, the job trained them stacked with its other seeds), "
              "and the two runs' final weights (sha256 of the float32 parameters) and validation "
              "predictions are compared. On CPU a difference stops the job (it would be a bug: every "
              "generator is seeded per run and the deterministic settings listed are on); on a GPU the "
