@@ -75,14 +75,14 @@ def epoch_orders(n: int, epochs: int, shuffle: bool) -> np.ndarray:
     import tensorflow as tf
 
     if not shuffle:
-        return np.tile(np.arange(n), (epochs, 1))
+        return np.broadcast_to(np.arange(n, dtype=np.int32), (epochs, n))
 
     @tf.function
     def permutation(element):  # the adapter's map function: one argument, tf.range, shuffle
         return tf.random.shuffle(tf.range(n, dtype=tf.int64))
 
-    first = permutation(tf.constant(0, tf.int64)).numpy()
-    return np.tile(first, (epochs, 1))
+    first = permutation(tf.constant(0, tf.int64)).numpy().astype(np.int32)
+    return np.broadcast_to(first, (epochs, n))  # one array, not a copy per epoch
 
 
 def adapter_orders(n: int, epochs: int, shuffle: bool) -> np.ndarray:
@@ -137,7 +137,7 @@ def _torch_fit_orders(n: int, epochs: int, shuffle: bool) -> np.ndarray:
         base_seed()
     orders = []
     for _ in range(epochs):
-        orders.append(epoch_order(n, shuffle).numpy())
+        orders.append(epoch_order(n, shuffle).numpy().astype(np.int32))  # int32: a 33-seed job's orders in 90 MB
         base_seed()
     return np.stack(orders)
 

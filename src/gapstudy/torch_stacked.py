@@ -161,9 +161,9 @@ def draw(seed: int, hp: dict, switches: dict, n_features: int, n: int, n_val: in
                               weight_init=switches["weight_init"], bias_init=switches["bias_init"])
     shuffle = switches["shuffle"] == "on"
     train, val = [], []
-    for _ in range(switches["epochs"]):
-        train.append(epoch_order(n, shuffle))
-        val.append(epoch_order(n_val))
+    for _ in range(switches["epochs"]):  # int32: half the memory of a job's orders
+        train.append(epoch_order(n, shuffle).to(torch.int32))
+        val.append(epoch_order(n_val).to(torch.int32))
     weights = module.to(dtype=DTYPES[switches["dtype"]]).keras_layout()
     return seed, weights, torch.stack(train), torch.stack(val)
 
