@@ -110,3 +110,17 @@ def test_tables_list_failed_runs_apart_and_refuse_them_unless_partial(tmp_path, 
     assert built["missing"].to_dict("records")[0]["reason"] == "RuntimeError: out of memory"
     assert not {"wall_seconds", "started", "finished"} & set(built["runs"].columns)
     assert np.isfinite(built["timings"]["wall_seconds"]).all()
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_the_group_size_changes_no_bit_and_each_group_is_kept_as_it_finishes(tmp_path, files, hp, framework):
+    """stack_seeds: 3 seeds in groups of 2 (kept after each group) against all 3 in one group."""
+    hp["epochs"] = 1
+    one = job(tmp_path / "one", files, hp, [0, 1, 2], lambda m: None, framework=framework)
+    messages = []
+    groups = job(tmp_path / "groups", files, hp, [0, 1, 2], messages.append, framework=framework, stack=2)
+    assert sum(m.startswith(f"training {framework}/as_posted seeds=") for m in messages) == 2
+    for a, b in zip(one, groups):
+        first, second = json.loads(a.read_text()), json.loads(b.read_text())
+        assert first["predictions"] == second["predictions"] and first["weights_sha256"] == second["weights_sha256"]
+    assert json.loads(groups[2].read_text())["settings"]["stacked_seeds"] == 1
