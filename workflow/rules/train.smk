@@ -22,14 +22,15 @@ rule train:
         # so switching it must not retrain finished jobs. Rule aggregate, where it
         # is a param, refuses failure records while it is false.
         partial_results=int(config.get("partial_results", False)),
+        # Also a resource: how many seeds train together changes no bit of any run (tests
+        # show it for every path), only how much a killed job keeps; it must not retrain.
+        stack_seeds=int(config.get("stack_seeds", 0)),
     params:
         seeds=job_seeds,
         records=job_records,
         # Finished seeds of a job that was killed, kept for its rerun (gapstudy.run.train_runs).
         resume_dir=reg.PARTIAL,
         repeat=config.get("repeat_runs", 0),
-        # Keras on PyTorch rounds batched products its own way: the group can change its bits.
-        stack=config.get("stack_seeds", 0),
         switches=switches,
         hyperparameters=canonical(config["training"]),
         # Sums in a matmul depend on the thread count: another count, other bits.

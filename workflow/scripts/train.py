@@ -17,7 +17,7 @@ train_runs(
     switches=params.switches,
     seeds=params.seeds,
     repeat=params.repeat,
-    stack=params.stack,
+    stack=snakemake.resources.stack_seeds,
     resume_dir=Path(params.resume_dir),
     keep_failures=bool(snakemake.resources.partial_results),
     outputs=[Path(path) for path in params.records],
