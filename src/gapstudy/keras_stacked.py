@@ -342,24 +342,33 @@ def _train_tf(dataset, starts, hp, switches, dtype, progress):
         train_loss = keras_mean(epoch(tf.constant(order)).numpy(), sizes)
         val_losses, full_pred = (t.numpy() for t in validate())
         val_loss = keras_mean(val_losses, val_sizes)
-        for s, seed in enumerate(seeds):
-            if not alive[s]:
-                continue
-            row = {"epoch": e + 1, "train_loss": float(train_loss[s]), "val_loss_user": float(val_loss[s]),
-                   "val_mse": metrics.mse(dataset.y_val, full_pred[s].reshape(-1))}
-            results[s]["epochs"].append(row)
-            if progress is not None:
-                progress(seed, row)
-            if not np.isfinite(row["train_loss"]):
-                # TerminateOnNaN stops this seed's fit after the epoch: keep what it would return.
-                alive[s] = False
-                stopped[s] = (_predict(model, X_val, S, bs)[s], model.seed_weights(s))
+        _record_epoch(results, seeds, alive, stopped, e, train_loss, val_loss, full_pred, dataset.y_val, progress,
+                      lambda s: (_predict(model, X_val, S, bs)[s], model.seed_weights(s)))
         if not alive.any():
             break
 
     predictions = _predict(model, X_val, S, bs)
     final = [stopped.get(s) or (predictions[s], model.seed_weights(s)) for s in range(S)]
     return _results(results, [p for p, _ in final], [w for _, w in final], time.time() - start)
+
+
+def _record_epoch(results, seeds, alive, stopped, e, train_loss, val_loss, full, y_val, progress, snapshot):
+    """Append epoch ``e``'s row to every seed still training; a seed whose loss is not finite stops there.
+
+    As ``TerminateOnNaN`` ends that seed's ``fit`` after the epoch, ``snapshot(s)`` keeps its
+    (predictions, weights) of that moment in ``stopped``.
+    """
+    for s, seed in enumerate(seeds):
+        if not alive[s]:
+            continue
+        row = {"epoch": e + 1, "train_loss": float(train_loss[s]), "val_loss_user": float(val_loss[s]),
+               "val_mse": metrics.mse(y_val, full[s].reshape(-1))}
+        results[s]["epochs"].append(row)
+        if progress is not None:
+            progress(seed, row)
+        if not np.isfinite(row["train_loss"]):
+            alive[s] = False
+            stopped[s] = snapshot(s)
 
 
 def _results(results, predictions, weights, seconds):
@@ -425,6 +434,7 @@ def _train_torch(dataset, starts, hp, switches, dtype, progress):
     results, alive, stopped = [{"epochs": []} for _ in seeds], np.ones(S, bool), {}
     val_starts = range(0, len(dataset.X_val), bs)
     val_sizes = np.array([min(bs, len(dataset.X_val) - b) for b in val_starts])
+    sizes = np.array([min(bs, n - b) for b in range(0, n, bs)])
 
     def predict():
         with torch.no_grad():
@@ -442,7 +452,6 @@ def _train_torch(dataset, starts, hp, switches, dtype, progress):
             with torch.no_grad():
                 optimizer.apply(list(grads), variables)
             losses.append(batch.detach())
-        sizes = np.array([len(b) for b in np.array_split(np.arange(n), range(bs, n, bs))])
         train_loss = keras_mean(torch.stack(losses, 1).numpy(), sizes)
         with torch.no_grad():
             values = [v.value for v in variables]
@@ -450,17 +459,8 @@ def _train_torch(dataset, starts, hp, switches, dtype, progress):
                                       for b in val_starts], 1).numpy()
             full = forward(X_val, *values)[..., 0].numpy()
         val_loss = keras_mean(val_losses, val_sizes)
-        for s, seed in enumerate(seeds):
-            if not alive[s]:
-                continue
-            row = {"epoch": e + 1, "train_loss": float(train_loss[s]), "val_loss_user": float(val_loss[s]),
-                   "val_mse": metrics.mse(dataset.y_val, full[s].reshape(-1))}
-            results[s]["epochs"].append(row)
-            if progress is not None:
-                progress(seed, row)
-            if not np.isfinite(row["train_loss"]):
-                alive[s] = False
-                stopped[s] = (predict()[s], _torch_seed_weights(variables, s))
+        _record_epoch(results, seeds, alive, stopped, e, train_loss, val_loss, full, dataset.y_val, progress,
+                      lambda s: (predict()[s], _torch_seed_weights(variables, s)))
         if not alive.any():
             break
     predictions = predict()

@@ -26,6 +26,18 @@ def supports(switches: dict) -> bool:
     return switches["graph"] == "plain" and switches["eval_mode"] == "on"
 
 
+def neg_two_over(numel: int, like: torch.Tensor, cache: dict) -> torch.Tensor:
+    """-2 * (1 / numel) in ``like``'s dtype, rounded as autograd rounds 1 / numel; kept in ``cache``.
+
+    MeanBackward0 gives grad / numel; scaling by -2 is exact, so
+    (-2 * that) * diff has the bits of -(that * (2 * diff)).
+    """
+    key = numel, like.dtype
+    if key not in cache:
+        cache[key] = torch.ones((), dtype=like.dtype, device=like.device) / numel * -2
+    return cache[key]
+
+
 class ManualStep:
     """Forward, loss and gradients of one batch, written into ``grad`` (a flat tensor).
 
@@ -48,13 +60,7 @@ class ManualStep:
         self._scale = {}
 
     def _neg_two_over(self, numel: int, like: torch.Tensor) -> torch.Tensor:
-        """-2 * (1 / numel), rounded as autograd rounds 1 / numel."""
-        key = numel, like.dtype
-        if key not in self._scale:
-            # MeanBackward0 gives grad / numel; scaling by -2 is exact, so
-            # (-2 * that) * diff has the bits of -(that * (2 * diff)).
-            self._scale[key] = torch.ones((), dtype=like.dtype, device=like.device) / numel * -2
-        return self._scale[key]
+        return neg_two_over(numel, like, self._scale)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The batch loss (a 0-d tensor); the gradients land in ``grads``."""

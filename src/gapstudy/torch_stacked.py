@@ -35,6 +35,7 @@ import torch
 from gapstudy import metrics
 from gapstudy.torch_adam import FlatAdam
 from gapstudy.loader_draws import epoch_order
+from gapstudy.torch_backward import neg_two_over
 from gapstudy.train_torch import DTYPES, TorchLinearModel
 
 SUPPORTED = {
@@ -113,12 +114,6 @@ class StackedStep:
         self.grads = net.views(self.grad)
         self._scale = {}
 
-    def _neg_two_over(self, numel: int, like: torch.Tensor) -> torch.Tensor:
-        """-2 * (1 / numel), rounded as autograd rounds 1 / numel (see ``ManualStep``)."""
-        key = numel, like.dtype
-        if key not in self._scale:
-            self._scale[key] = torch.ones((), dtype=like.dtype, device=like.device) / numel * -2
-        return self._scale[key]
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``x`` (S, B, in), ``y`` (S, B) -> each seed's batch loss (S,); gradients land in ``grad``."""
@@ -129,12 +124,12 @@ class StackedStep:
         if self.posted:
             diff = y.unsqueeze(1) - out  # (S, B, B): each seed's (B,) - (B, 1) broadcast
             loss = torch.pow(diff, 2).mean((1, 2))
-            g_pred = diff * self._neg_two_over(diff[0].numel(), diff)
+            g_pred = diff * neg_two_over(diff[0].numel(), diff, self._scale)
             g_out = g_pred.sum(2, keepdim=True)  # sum_to (B, B) -> (B, 1), per seed
         else:
             diff = y - out.reshape(y.shape)
             loss = torch.pow(diff, 2).mean(1)
-            g_pred = diff * self._neg_two_over(diff[0].numel(), diff)
+            g_pred = diff * neg_two_over(diff[0].numel(), diff, self._scale)
             g_out = g_pred.reshape(out.shape)
         g_a = torch.bmm(g_out, w2)
         torch.bmm(g_out.transpose(1, 2), a, out=g_w2)
