@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, same_run
 from gapstudy import keras_stacked, posted, train_keras
 from gapstudy.variants import resolve
 
@@ -19,12 +19,6 @@ SWITCHES = [
     {"dtype": "float64", "epsilon": 1e-3, "beta_2": 0.999},
     {"shuffle": "off", "learning_rate": 0.01},
 ]
-
-
-def same_run(a: dict, b: dict) -> bool:
-    return (a["predictions"].tobytes() == b["predictions"].tobytes()
-            and all(x.tobytes() == y.tobytes() for x, y in zip(a["weights"], b["weights"]))
-            and a["epochs"] == b["epochs"])
 
 
 @pytest.mark.parametrize("seed", [0, 7])

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import same_run
 from gapstudy import posted, torch_stacked, train_torch
 from gapstudy.variants import resolve
 
@@ -16,12 +17,6 @@ SWITCHES = [
     {"activation": "tanh", "dtype": "float64", "val_loss": "full_set"},
     {"shuffle": "off", "weight_init": "torch_default", "bias_init": "torch_default", "beta_2": 0.999},
 ]
-
-
-def same_run(a: dict, b: dict) -> bool:
-    return (a["predictions"].tobytes() == b["predictions"].tobytes()
-            and all(x.tobytes() == y.tobytes() for x, y in zip(a["weights"], b["weights"]))
-            and a["epochs"] == b["epochs"])
 
 
 @pytest.mark.parametrize("switches", SWITCHES, ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()) or "posted")
