@@ -93,3 +93,31 @@ def keras_as_posted(dataset, seed: int = 0, epochs: int = 100):
                               epochs=epochs, validation_data=(dataset.X_val, dataset.y_val), verbose=0)
     ypred_keras = keras_model.predict(dataset.X_val, verbose=0).reshape(-1)
     return history, ypred_keras, keras_model
+
+
+def keras2_as_posted(dataset, seed: int = 0, epochs: int = 100):
+    """The posted Keras code verbatim on Keras 2 (``tf_keras``), the Keras the user ran in 2022.
+
+    Only the imports are mapped (``tensorflow.keras`` to ``tf_keras``);
+    ``Input(shape=10)``, which Keras 3 refuses, stays as posted.
+    ``tf_keras.utils.set_random_seed`` stands in for the seed the user never
+    set. Returns (history, predictions, model).
+    """
+    import tf_keras
+    from tf_keras import layers
+    from tf_keras.models import Model
+    from tf_keras.optimizers import Adam
+
+    tf_keras.utils.set_random_seed(seed)
+    x = layers.Input(shape=10)
+    z = layers.Dense(units=100, activation=None, use_bias=True,
+                     kernel_regularizer=None, bias_regularizer=None)(x)
+    y = layers.Dense(units=1, activation=None, use_bias=True,
+                     kernel_regularizer=None, bias_regularizer=None)(z)
+    keras_model = Model(x, y, name='linear')
+    optimizer = Adam(learning_rate=1e-3, beta_1=0.9, beta_2=0.9999, epsilon=1e-7, amsgrad=False)
+    keras_model.compile(optimizer=optimizer, loss='mean_squared_error')
+    history = keras_model.fit(dataset.X_train, dataset.y_train, sample_weight=None, batch_size=32,
+                              epochs=epochs, validation_data=(dataset.X_val, dataset.y_val), verbose=0)
+    ypred_keras = keras_model.predict(dataset.X_val, verbose=0).reshape(-1)
+    return history, ypred_keras, keras_model

@@ -31,7 +31,9 @@ class Framework:
 
     ``family`` is whose code it runs (the user's PyTorch loop or the user's
     Keras model), so its switches' posted defaults; ``backend`` is whose
-    kernels compute it. ``trainer`` is the module with its ``train`` function;
+    kernels compute it; ``keras`` is the Keras package it imports (``keras``:
+    Keras 3; ``tf_keras``: Keras 2), None for PyTorch. One process holds one
+    Keras on one backend (``gapstudy.run``). ``trainer`` is the module with its ``train`` function;
     only it (and what it imports) is the framework's own code, so a change to
     another framework's trainer retrains nothing of this one.
     """
@@ -44,6 +46,7 @@ class Framework:
     trainer: str
     palette: str  # seaborn palette of its lines and points (the user's: PyTorch blue, Keras brown)
     run_cost: float  # per-run time relative to a PyTorch run, measured on CPU: longest jobs start first
+    keras: str | None = None
 
     @property
     def torch_backed(self) -> bool:
@@ -57,9 +60,14 @@ FRAMEWORKS: dict[str, Framework] = {
         Framework("torch", "the user's PyTorch code", "torch", "torch", DEVICES,
                   "gapstudy.train_torch", "Blues_r", 1),
         Framework("keras", "the user's Keras code (Keras 3 on TensorFlow)", "keras", "tensorflow",
-                  ("cpu", "cuda"), "gapstudy.train_keras", "YlOrBr_r", 6),
+                  ("cpu", "cuda"), "gapstudy.train_keras", "YlOrBr_r", 6, "keras"),
         Framework("keras_torch", "the user's Keras code on Keras' PyTorch backend", "keras", "torch",
-                  ("cpu", "cuda"), "gapstudy.train_keras", "Greens_r", 25),
+                  ("cpu", "cuda"), "gapstudy.train_keras", "Greens_r", 25, "keras"),
+        # The Keras the user ran in 2022: Keras 2 (tf.keras, now the tf-keras package), verbatim.
+        Framework("keras2", "the user's Keras code verbatim on Keras 2 (tf.keras, the Keras the user ran)",
+                  "keras", "tensorflow", ("cpu", "cuda"), "gapstudy.train_keras2", "Oranges_r", 30, "tf_keras"),
+        Framework("keras_jax", "the user's Keras code on Keras' JAX backend", "keras", "jax",
+                  ("cpu",), "gapstudy.train_keras", "Purples_r", 20, "keras"),
     )
 }
 FRAMEWORKS = MappingProxyType(FRAMEWORKS)

@@ -22,26 +22,54 @@ from gapstudy.records import RECORD_FORMAT, load_record, save_record
 from gapstudy.registry import FRAMEWORKS
 
 
+# The Keras this process trains with, once a Keras framework's trainer was asked for:
+# (package, backend). Keras 3 and Keras 2 share TensorFlow's random state and
+# thread pools, and Keras 3 reads its backend once, so a process holds one.
+_KERAS_HELD: tuple[str, str] | None = None
+
+
+def _claim_keras(framework: str) -> None:
+    """Refuse, with the reason, a Keras framework in a process that holds another Keras or backend."""
+    global _KERAS_HELD
+    spec = FRAMEWORKS[framework]
+    wanted = (spec.keras, spec.backend)
+    if _KERAS_HELD is not None and _KERAS_HELD != wanted:
+        raise RuntimeError(f"{framework} needs {spec.keras} on {spec.backend}, but this process already "
+                           f"trained with {_KERAS_HELD[0]} on {_KERAS_HELD[1]}; run it in its own process")
+    keras3 = sys.modules.get("keras")
+    # TensorFlow imports Keras 3 itself (for tf.keras), so Keras 3 on TensorFlow may sit
+    # beside Keras 2 unused; Keras 3 on another backend may not, nor Keras 2 beside Keras 3.
+    if keras3 is not None and keras3.backend.backend() != spec.backend:
+        raise RuntimeError(f"{framework} needs {spec.keras} on {spec.backend}, but this process imported "
+                           f"Keras 3 on {keras3.backend.backend()}; run it in its own process")
+    if spec.keras == "keras" and "tf_keras" in sys.modules:
+        raise RuntimeError(f"{framework} needs Keras 3, but this process imported Keras 2 (tf_keras); "
+                           "run it in its own process")
+    os.environ["KERAS_BACKEND"] = spec.backend  # read once, when Keras is first imported
+    _KERAS_HELD = wanted
+
+
 def _trainer(framework: str):
     """The framework's trainer module (its registry entry's), with ``train`` and ``train_seeds``.
 
     Imported by name, so that a rule's code hash (``gapstudy.sources``) holds
-    the trainer of its own framework only.
+    the trainer of its own framework only. A Keras framework claims the
+    process's Keras (``_claim_keras``).
     """
     if framework not in FRAMEWORKS:
         raise ValueError(f"unknown framework {framework!r}; known: {', '.join(FRAMEWORKS)}")
     spec = FRAMEWORKS[framework]
-    if spec.family == "keras":
-        backend = spec.backend
-        if "keras" in sys.modules and sys.modules["keras"].backend.backend() != backend:
-            raise RuntimeError(f"{framework} needs Keras on {backend}, but this process imported Keras on "
-                               f"{sys.modules['keras'].backend.backend()}; run it in its own process")
-        os.environ["KERAS_BACKEND"] = backend  # read once, when Keras is first imported
+    if spec.keras:
+        _claim_keras(framework)
     return importlib.import_module(spec.trainer)
 
 
 def configure_threads(framework: str, threads: int) -> None:
-    """Set the framework's own pools too: env variables alone miss some of them."""
+    """Set the framework's own pools too: env variables alone miss some of them.
+
+    JAX has no such call: ``runtime.limit_threads`` bounds XLA's pool through
+    ``XLA_FLAGS`` before JAX is imported.
+    """
     if FRAMEWORKS[framework].torch_backed:
         import torch
 
@@ -50,7 +78,7 @@ def configure_threads(framework: str, threads: int) -> None:
             torch.set_num_interop_threads(threads)
         except RuntimeError:  # already set once in this process
             pass
-    else:
+    elif FRAMEWORKS[framework].backend == "tensorflow":
         import tensorflow as tf
 
         try:

@@ -29,6 +29,12 @@ def limit_threads(threads: int) -> None:
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # JAX (Keras' JAX backend): XLA's CPU client sizes its pool from these flags when JAX starts.
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
+             if not f.startswith(("--xla_cpu_multi_thread_eigen", "intra_op_parallelism_threads"))]
+    flags += [f"--xla_cpu_multi_thread_eigen={'false' if threads == 1 else 'true'}",
+              f"intra_op_parallelism_threads={threads}"]
+    os.environ["XLA_FLAGS"] = " ".join(flags)
     # cuBLAS needs this before CUDA starts for torch.use_deterministic_algorithms on a GPU.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
@@ -56,7 +62,8 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def versions(packages=("numpy", "scipy", "scikit-learn", "torch", "tensorflow", "tensorflow-cpu", "keras")) -> dict:
+def versions(packages=("numpy", "scipy", "scikit-learn", "torch", "tensorflow", "tensorflow-cpu", "keras",
+                       "tf-keras", "jax", "jaxlib")) -> dict:
     """Python and the installed versions of the packages a run touches."""
     found = {"python": sys.version.split()[0], "platform": platform.platform()}
     for name in packages:

@@ -1,5 +1,10 @@
 """Keras 3 training: the user's ``model.fit``, with a per-epoch full-set score.
 
+On TensorFlow, PyTorch (``keras_torch``) or JAX (``keras_jax``): the same
+code, whichever backend ``KERAS_BACKEND`` named when Keras was imported.
+JAX runs seed by seed (``keras_stacked`` has no JAX path), one jitted step
+per batch, as its ``fit`` does.
+
 Import this module only after ``runtime.limit_threads`` (and with
 ``KERAS_BACKEND`` set, for Keras on another backend): Keras and TensorFlow
 size their thread pools when first imported.
@@ -157,6 +162,10 @@ def _thread_settings() -> dict:
 
         return {"torch_num_threads": torch.get_num_threads(),
                 "torch_deterministic_algorithms": torch.are_deterministic_algorithms_enabled()}
+    if keras_backend() == "jax":
+        import os
+
+        return {"xla_flags": os.environ.get("XLA_FLAGS", "")}
     if keras_backend() != "tensorflow":
         return {}
     import tensorflow as tf
