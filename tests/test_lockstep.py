@@ -1,4 +1,4 @@
-"""Lock-step runs (research question 4): same start, same batches, PyTorch and Keras step by step."""
+"""Lock-step runs (research question 4): same start, same batches, two frameworks step by step."""
 
 import numpy as np
 import pytest
@@ -50,7 +50,7 @@ def test_posted_code_parts_ways_at_step_one_and_aligned_code_stays_within_round_
     weights, torch_side, keras_side = sides(hp)
     posted = lockstep.summarise(lockstep.run(dataset, weights, orders, 32, torch_side, keras_side)["steps"], 1e-6)
     assert posted["first_step_apart"] == 1 and posted["loss_differs_at_step_1"]
-    assert posted["loss_torch_step_1"] > posted["loss_keras_step_1"]  # the N × N broadcast loss
+    assert posted["loss_a_step_1"] > posted["loss_b_step_1"]  # PyTorch's N × N broadcast loss
 
     weights, torch_side, keras_side = sides(hp, ALIGNED)
     aligned = lockstep.summarise(lockstep.run(dataset, weights, orders, 32, torch_side, keras_side)["steps"], 1e-6)
@@ -70,3 +70,27 @@ def test_keras_epoch_in_one_call_is_train_on_batch_step_by_step(dataset, hp, var
         for i, (x, y) in enumerate(zip(xs, ys)):
             assert np.float32(plain.step(x, y)) == losses[i]
             assert lockstep._flat(plain.weights()).astype(np.float32).tobytes() == flat[i].tobytes()
+
+
+def test_a_side_traced_in_its_own_process_is_the_side_traced_here(tmp_path, dataset, hp):
+    """The workflow traces each side in a child (its own Keras); the child's trace is this process's."""
+    from gapstudy.data import save_dataset
+
+    npz, manifest = tmp_path / "d.npz", tmp_path / "m.json"
+    save_dataset(dataset, npz, manifest, {})
+    hp = dict(hp, epochs=1)
+    switches = resolve({}, "keras", hp)
+    weights = lockstep.initial_weights(0, 10, hp, switches)
+    np.savez(tmp_path / "w.npz", *weights)
+    orders = lockstep.batch_orders(len(dataset.X_train), 1, seed=0)[:, :32 * 4 + 5]
+    np.save(tmp_path / "o.npy", orders)
+    child = lockstep.trace_in_child("keras", switches, hp, tmp_path / "w.npz", tmp_path / "o.npy", npz, manifest, 1,
+                                    tmp_path / "t.npz")
+    here = lockstep.trace(dataset, orders, 32, lockstep.side("keras", weights, hp, switches))
+    assert all(child[k].tobytes() == here[k].tobytes() for k in ("losses", "weights", "epochs", "val_predictions"))
+    assert child["weights"].shape == (5, sum(w.size for w in weights))
+
+
+def test_only_frameworks_with_a_lock_step_side_have_one(hp):
+    with pytest.raises(ValueError, match="no lock-step side"):
+        lockstep.side("keras_torch", [], hp, {})

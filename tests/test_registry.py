@@ -26,7 +26,9 @@ def test_the_schema_takes_its_frameworks_and_devices_from_the_registry():
 def test_every_framework_has_a_trainer_and_valid_devices(name):
     spec = FRAMEWORKS[name]
     assert spec.family in FAMILIES and set(spec.devices) <= set(registry.DEVICES)
-    assert spec.backend in ("torch", "tensorflow")
+    assert spec.backend in registry.BACKENDS
+    # A Keras framework names its Keras package (one per process: gapstudy.run); PyTorch's none.
+    assert (spec.keras in ("keras", "tf_keras")) == (spec.family == "keras")
     assert importlib.util.find_spec(spec.trainer) is not None
 
 

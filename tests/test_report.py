@@ -128,3 +128,22 @@ def test_a_numerically_identical_fix_is_listed_once_with_the_sentence_that_says_
     text = report.equivalence_rst(table, config, identical)
     assert text.count("geometric-mean MSE ratio") == 1
     assert "torch/fixed_too on cpu gives numerically the results of torch/fixed (every seed's log MSE within 1.4e-05)" in text
+
+
+def test_the_front_page_says_whether_keras_2_and_3_agree_and_which_the_users_number_compares_with():
+    def with_keras2(p):
+        row = dict(hypotheses().iloc[1]) | dict(hypothesis="keras2", framework="keras2", variant="as_posted",
+                                                mse_ratio=1.02, ci_low=0.99, ci_high=1.05, p=p, p_holm=p,
+                                                supported=p < 0.05, power=0.93)
+        return pd.concat([hypotheses(), pd.DataFrame([row])], ignore_index=True)
+
+    summary = pd.DataFrame([dict(framework=f, variant=v, device="cpu", val_mse_gmean=m) for f, v, m in
+                            [("torch", "as_posted", 0.016), ("keras", "as_posted", 0.0028),
+                             ("keras2", "as_posted", 0.0032)]])
+    same = "\n".join(report.which_keras(summary, with_keras2(0.01), CONFIG))
+    assert "the user's +479 %" in same and "compares PyTorch with Keras 2" in same
+    assert "The two Kerases give the same answer" in same and "1.02, 0.99 to 1.05" in same
+    assert "+400 % against Keras 2 and +471 % against Keras 3" in same
+    apart = "\n".join(report.which_keras(summary, with_keras2(0.2), CONFIG))
+    assert "are **not shown** to give the same answer" in apart and "the comparison with Keras 2" in apart
+    assert report.which_keras(summary, hypotheses(), CONFIG) == []  # no Keras 2 hypothesis, no paragraph

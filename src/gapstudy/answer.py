@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gapstudy.provenance import run_facts
-from gapstudy.registry import FRAMEWORKS, SWITCHES
+from gapstudy.registry import FRAMEWORKS, SWITCHES, USER_REPORTED
 from gapstudy.variants import code_change, describe
 
 
@@ -126,6 +126,51 @@ def claims_table(hypotheses: pd.DataFrame, config: dict) -> list[str]:
     return lines + [""]
 
 
+def which_keras(summary: pd.DataFrame, hypotheses: pd.DataFrame, config: dict) -> list[str]:
+    """Whether Keras 2 (the user's) and Keras 3 give the same answer, and which the user's number compares with.
+
+    Only where a declared hypothesis tests the Keras the user ran
+    (``USER_REPORTED["keras"]``) against the reference; the percentages are
+    of geometric-mean MSEs, the posted PyTorch arm being the ``worse`` claim's.
+    """
+    if hypotheses.empty:
+        return []
+    user_keras = USER_REPORTED["keras"]
+    margin = config["statistics"]["equivalence_margin"]
+    ref = config["reference"]
+    lines = []
+    for _, row in hypotheses[hypotheses["framework"] == user_keras].iterrows():
+        here = summary[summary["device"] == row["device"]].set_index(["framework", "variant"])["val_mse_gmean"]
+        worse = hypotheses[(hypotheses["claim"] == "worse") & (hypotheses["device"] == row["device"])]
+        user = f"{FRAMEWORKS[user_keras].label}"
+        same = bool(row["supported"])
+        sentence = (f"**Which Keras** (on {row['device']}): the user's +{USER_REPORTED['percent_error_difference']:.0f} % "
+                    f"(one run per framework, 2022) compares PyTorch with Keras 2, {user}; this study's reference "
+                    f"is {ref['framework']}/{ref['variant']}, Keras 3. ")
+        if same:
+            sentence += (f"The two Kerases give the same answer: {row['framework']}/{row['variant']} is equivalent to "
+                         f"the reference within ×/÷{margin:g} (MSE ratio {_fmt(row['mse_ratio'])}, "
+                         f"{_fmt(row['ci_low'])} to {_fmt(row['ci_high'])}){_power_words(row['power'])}, so the gap "
+                         "measured against Keras 3 is the gap the user saw.")
+        else:
+            sentence += (f"The two Kerases are **not shown** to give the same answer ({row['framework']}/"
+                         f"{row['variant']} against the reference: MSE ratio {_fmt(row['mse_ratio'])}, "
+                         f"{_fmt(row['ci_low'])} to {_fmt(row['ci_high'])}{_power_words(row['power'])}); the user's "
+                         "number is the comparison with Keras 2.")
+        if not worse.empty:
+            arm = (worse.iloc[0]["framework"], worse.iloc[0]["variant"])
+            if arm in here.index and (row["framework"], row["variant"]) in here.index:
+                against = {name: 100 * (here[arm] / here[key] - 1)
+                           for name, key in (("Keras 2", (row["framework"], row["variant"])),
+                                             ("Keras 3", (ref["framework"], ref["variant"])))
+                           if key in here.index}
+                sentence += (f" Over this study's seeds, {arm[0]}/{arm[1]}'s geometric-mean validation MSE is "
+                             + " and ".join(f"{value:+.0f} % against {name}" for name, value in against.items())
+                             + ".")
+        lines += [sentence, ""]
+    return lines
+
+
 def seed_counts(summary: pd.DataFrame) -> str:
     """"10 seeds", or "10 seeds (keras_torch: 5)" where a framework ran another number."""
     counts = summary.groupby("framework")["n_seeds"].max()
@@ -169,6 +214,7 @@ def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, pr
         "",
     ]
     lines += claims_table(hypotheses, config)
+    lines += which_keras(summary, hypotheses, config)
     lines += draws_sentence(draws)
     lines += [
         f"Each framework and variant was trained with {seed_counts(summary)} for "
@@ -396,11 +442,12 @@ def lockstep_rst(lockstep: pd.DataFrame | None, config: dict) -> str:
     lines = [title, "-" * len(title), ""]
     if lockstep is None or lockstep.empty:
         return "\n".join(lines + ["This config runs no lock-step pair (config key ``lockstep``).", ""])
-    lines += ["PyTorch and Keras start from the same saved initial weights and take one step each on the "
-              "same saved batches; after every step the largest difference of any parameter is recorded "
+    lines += ["In each pair, two frameworks start from the same saved initial weights and take one step each on "
+              "the same saved batches; after every step the largest difference of any parameter is recorded "
               f"(tolerance {_fmt(lockstep['tolerance'].iloc[0])}).", ""]
     for _, row in lockstep.iterrows():
-        name = f"**torch/{row['torch']}** against **keras/{row['keras']}**"
+        a, b = row["a"], row["b"]
+        name = f"**{a}** against **{b}**"
         if pd.isna(row["first_step_apart"]):
             where = f"never differ by more than the tolerance in {int(row['steps'])} steps"
         else:
@@ -409,14 +456,14 @@ def lockstep_rst(lockstep: pd.DataFrame | None, config: dict) -> str:
                    f"(step {int(row['max_abs_diff_step'])})."
         if bool(row["loss_differs_at_step_1"]):
             sentence += (f" They already disagree on the loss of the first batch, before any update "
-                         f"(PyTorch {_fmt(row['loss_torch_step_1'], 6)}, Keras {_fmt(row['loss_keras_step_1'], 6)}): "
+                         f"({a} {_fmt(row['loss_a_step_1'], 6)}, {b} {_fmt(row['loss_b_step_1'], 6)}): "
                          "they do not compute the same loss, so every step differs from the first.")
         else:
-            sentence += (f" The first batch's losses agree (PyTorch {_fmt(row['loss_torch_step_1'], 6)}, "
-                         f"Keras {_fmt(row['loss_keras_step_1'], 6)}); what difference there is grows from "
+            sentence += (f" The first batch's losses agree ({a} {_fmt(row['loss_a_step_1'], 6)}, "
+                         f"{b} {_fmt(row['loss_b_step_1'], 6)}); what difference there is grows from "
                          "float round-off.")
-        sentence += (f" Validation MSE after the last step: PyTorch {_fmt(row['val_mse_torch'])}, "
-                     f"Keras {_fmt(row['val_mse_keras'])}.")
+        sentence += (f" Validation MSE after the last step: {a} {_fmt(row['val_mse_a'])}, "
+                     f"{b} {_fmt(row['val_mse_b'])}.")
         lines.append(sentence)
     return "\n".join(lines + [""])
 

@@ -111,11 +111,16 @@ def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA,
             )
 
     for name, pair in (config.get("lockstep") or {}).get("pairs", {}).items():
-        for framework in ("torch", "keras"):
-            variant = pair[framework]
+        for side in ("a", "b"):
+            framework, variant = pair[side]["framework"], pair[side]["variant"]
+            if not FRAMEWORKS[framework].lockstep:
+                raise ConfigError(
+                    f"config key lockstep.pairs.{name}.{side}.framework: {framework!r} has no lock-step side "
+                    f"(those that do: {', '.join(n for n, f in FRAMEWORKS.items() if f.lockstep)})"
+                )
             if variant not in config["variants"] or framework not in config["variants"][variant]["frameworks"]:
                 raise ConfigError(
-                    f"config key lockstep.pairs.{name}.{framework}: {variant!r} is not a variant that runs "
+                    f"config key lockstep.pairs.{name}.{side}.variant: {variant!r} is not a variant that runs "
                     f"{framework} (those that do: "
                     f"{', '.join(n for n, v in config['variants'].items() if framework in v['frameworks'])})"
                 )

@@ -222,10 +222,10 @@ def lockstep_drift(steps: pd.DataFrame, summary: pd.DataFrame, path, intervals: 
     for pair, table in steps.groupby("pair", sort=True):
         row = pairs.loc[pair]
         ax.plot(table["step"], table["max_abs_diff"].clip(lower=floor), lw=1,
-                label=f"{pair}: torch/{row['torch']} vs keras/{row['keras']}")
+                label=f"{pair}: {row['a']} vs {row['b']}")
     tolerance = float(summary["tolerance"].iloc[0])
     ax.axhline(tolerance, color="grey", ls="--", lw=1, label=f"tolerance {tolerance:g}")
-    ax.set(xlabel="optimizer step", ylabel="max |w_torch − w_keras| over all parameters", yscale="log",
+    ax.set(xlabel="optimizer step", ylabel="max |w_a − w_b| over all parameters", yscale="log",
            title="Same start, same batches: how far the frameworks' weights drift apart")
     ax.legend(fontsize=8)
     _save(fig, path)

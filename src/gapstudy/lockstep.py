@@ -1,13 +1,19 @@
-"""Lock-step runs: PyTorch and Keras from the same weights, on the same batches, step by step.
+"""Lock-step runs: two frameworks from the same weights, on the same batches, step by step.
 
-Research question 4: where exactly do the two frameworks part ways? Both
-start from one set of initial weights (drawn once, by the PyTorch model's
-initialiser, and saved), see one saved permutation of the training rows per
-epoch, and take one optimizer step each, in turn. After every step the
-losses and the largest absolute difference of each parameter tensor are
-recorded. The PyTorch side is the workflow's own training step
-(``train_torch``), the Keras side Keras' own ``train_on_batch`` (the train
-step ``fit`` runs).
+Research question 4: where exactly do two frameworks part ways? A pair is
+two sides, each a framework and variant (PyTorch against Keras 3, Keras 2
+against Keras 3, ...). Both start from one set of initial weights (drawn
+once, by the PyTorch model's initialiser with side a's init switches, and
+saved), see one saved permutation of the training rows per epoch, and take
+one optimizer step per batch. After every step the losses and the largest
+absolute difference of each parameter tensor are recorded. The PyTorch side
+is the workflow's own training step (``train_torch``), a Keras side that
+Keras' own ``train_step`` (the step ``fit`` runs), on Keras 3 or Keras 2.
+
+A process holds one Keras (``gapstudy.run``), so the workflow traces each
+side in a process of its own (``trace_in_child``, ``python -m
+gapstudy.lockstep``) and compares the two traces; the tests may run both
+sides in one process where they share a Keras (``run``).
 """
 
 from __future__ import annotations
@@ -55,6 +61,14 @@ class TorchSide:
     def weights(self) -> list[np.ndarray]:
         return self.net.keras_layout()
 
+    def epoch(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Steps on ``x`` (steps, batch, features), ``y`` (steps, batch): losses and flat weights after each."""
+        losses, weights = [], []
+        for xb, yb in zip(x, y):
+            losses.append(self.step(xb, yb))
+            weights.append(_flat(self.weights(), np.float32 if self.dtype == self.torch.float32 else np.float64))
+        return np.asarray(losses), np.stack(weights)
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         with self.torch.no_grad():
             return self.net(self.torch.from_numpy(x).to(self.dtype)).numpy().reshape(-1)
@@ -76,6 +90,10 @@ class KerasSide:
         self.model.set_weights(weights)
         self.matched = switches["target_shape"] == "matched"
         self._epoch = None
+
+    @staticmethod
+    def _read(variable):
+        return variable.value  # a Keras 3 variable's tensor
 
     def _target(self, y):
         return y.reshape(-1, 1) if self.matched else y
@@ -100,7 +118,7 @@ class KerasSide:
                         metric.reset_state()
                     logs = model.train_step((xs[i], ys[i]))
                     losses = losses.write(i, logs["loss"])
-                    weights = weights.write(i, tf.concat([tf.reshape(v.value, [-1])
+                    weights = weights.write(i, tf.concat([tf.reshape(self._read(v), [-1])
                                                           for v in model.trainable_weights], 0))
                 return losses.stack(), weights.stack()
 
@@ -115,6 +133,35 @@ class KerasSide:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """``model.predict``'s predictions (its batches of 32, as a run's), shape (n,)."""
         return np.asarray(self.model.predict(x, batch_size=32, verbose=0)).reshape(-1)
+
+
+class Keras2Side(KerasSide):
+    """The posted Keras model on Keras 2 (``train_keras2.build_model``), its own train step per batch."""
+
+    def __init__(self, weights, hp: dict, switches: dict):
+        from gapstudy.train_keras2 import build_model
+
+        self.model = build_model(weights[0].shape[0], hp, switches)
+        self.model.set_weights(weights)
+        self.matched = switches["target_shape"] == "matched"
+        self._epoch = None
+
+    @staticmethod
+    def _read(variable):
+        return variable  # a tf.Variable, read where it is used
+
+
+def side(framework: str, weights, hp: dict, switches: dict):
+    """The lock-step side of ``framework`` (its registry entry says whether it has one)."""
+    from gapstudy.registry import FRAMEWORKS
+
+    spec = FRAMEWORKS[framework]
+    if not spec.lockstep:
+        raise ValueError(f"{framework} has no lock-step side; those that do: "
+                         f"{', '.join(n for n, f in FRAMEWORKS.items() if f.lockstep)}")
+    if spec.family == "torch":
+        return TorchSide(weights, hp, switches)
+    return (Keras2Side if spec.keras == "tf_keras" else KerasSide)(weights, hp, switches)
 
 
 def from_keras_layout(weights):
@@ -132,48 +179,110 @@ def _epoch_batches(dataset, order, batch_size):
     return [(dataset.X_train[idx], dataset.y_train[idx]) for idx in parts]
 
 
-def _flat(weights) -> np.ndarray:
-    return np.concatenate([np.asarray(w, dtype=np.float64).reshape(-1) for w in weights])
+def _flat(weights, dtype=np.float64) -> np.ndarray:
+    return np.concatenate([np.asarray(w, dtype=dtype).reshape(-1) for w in weights])
 
 
-def run(dataset, weights, orders: np.ndarray, batch_size: int, torch_side, keras_side, progress=None) -> dict:
-    """Step both sides through ``orders``; per-step losses and parameter differences.
+def trace(dataset, orders: np.ndarray, batch_size: int, side_, progress=None) -> dict:
+    """Step one side through ``orders``: each step's loss ``(steps,)``, flat weights ``(steps, P)``, epoch.
 
-    The two sides never read each other's state, so each runs an epoch's
-    steps on its own (Keras in one compiled call) and the weights after
-    every step are compared afterwards.
+    Each epoch's steps run in one call of the side's ``epoch``; ``progress``
+    gets the epoch's last step. Also the validation predictions after the last step.
     """
-    bounds = np.cumsum([0] + [int(np.asarray(w).size) for w in weights])
-    steps, step = [], 0
+    losses, weights, epochs = [], [], []
     for epoch, order in enumerate(orders, start=1):
         for xs, ys in _epoch_batches(dataset, order, batch_size):
-            torch_losses, torch_weights = [], []
-            for x, y in zip(xs, ys):
-                torch_losses.append(torch_side.step(x, y))
-                torch_weights.append(_flat(torch_side.weights()))
-            keras_losses, keras_weights = keras_side.epoch(xs, ys)
-            diff = np.abs(np.stack(torch_weights) - keras_weights.astype(np.float64))
-            per_tensor = np.stack([diff[:, a:b].max(axis=1) for a, b in zip(bounds[:-1], bounds[1:])], axis=1)
-            for i in range(len(xs)):
-                step += 1
-                steps.append({"step": step, "epoch": epoch, "loss_torch": torch_losses[i],
-                              "loss_keras": float(keras_losses[i]),
-                              **dict(zip(TENSORS, per_tensor[i].tolist())), "max_abs_diff": float(per_tensor[i].max())})
+            step_losses, step_weights = side_.epoch(xs, ys)
+            losses.append(np.asarray(step_losses, dtype=np.float64))
+            weights.append(step_weights)
+            epochs.append(np.full(len(xs), epoch))
         if progress is not None:
-            progress(steps[-1])
-    return {
-        "steps": steps,
-        "val_predictions_torch": torch_side.predict(dataset.X_val),
-        "val_predictions_keras": keras_side.predict(dataset.X_val),
-    }
+            progress({"epoch": epoch, "steps": int(sum(len(e) for e in epochs)), "loss": float(losses[-1][-1])})
+    return {"losses": np.concatenate(losses), "weights": np.concatenate(weights), "epochs": np.concatenate(epochs),
+            "val_predictions": side_.predict(dataset.X_val)}
+
+
+def compare(a: dict, b: dict, sizes) -> list[dict]:
+    """Per step: both losses and, per parameter tensor (``sizes``, in ``TENSORS`` order), the largest difference."""
+    bounds = np.cumsum([0, *sizes])
+    steps = []
+    for start in range(0, len(a["losses"]), 2048):  # a chunk at a time: a 100-epoch diff is 200 MB
+        stop = min(start + 2048, len(a["losses"]))
+        diff = np.abs(a["weights"][start:stop].astype(np.float64) - b["weights"][start:stop].astype(np.float64))
+        per_tensor = np.stack([diff[:, lo:hi].max(axis=1) for lo, hi in zip(bounds[:-1], bounds[1:])], axis=1)
+        for i in range(stop - start):
+            steps.append({"step": start + i + 1, "epoch": int(a["epochs"][start + i]),
+                          "loss_a": float(a["losses"][start + i]), "loss_b": float(b["losses"][start + i]),
+                          **dict(zip(TENSORS, per_tensor[i].tolist())), "max_abs_diff": float(per_tensor[i].max())})
+    return steps
+
+
+def run(dataset, weights, orders: np.ndarray, batch_size: int, side_a, side_b, progress=None) -> dict:
+    """Both sides in this process (they must share a Keras): per-step losses and parameter differences."""
+    a = trace(dataset, orders, batch_size, side_a, progress)
+    b = trace(dataset, orders, batch_size, side_b)
+    return {"steps": compare(a, b, [np.asarray(w).size for w in weights]),
+            "val_predictions_a": a["val_predictions"], "val_predictions_b": b["val_predictions"]}
+
+
+def trace_in_child(framework: str, switches: dict, hp: dict, weights_npz, orders_npy, dataset_npz, manifest,
+                   threads: int, out) -> dict:
+    """``trace`` of one side in a fresh Python process (its own Keras and backend); returns the trace.
+
+    The child (``main``) writes the trace to ``out`` (an ``.npz``); its
+    output goes to this process's stdout and stderr (the job's log).
+    """
+    import json
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "gapstudy.lockstep", framework, json.dumps(switches, sort_keys=True),
+               json.dumps(hp, sort_keys=True), str(weights_npz), str(orders_npy), str(dataset_npz),
+               str(manifest), str(threads), str(out)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    subprocess.run(command, check=True)
+    with np.load(out) as saved:
+        return {key: saved[key] for key in saved.files}
+
+
+def load_weights(path) -> list[np.ndarray]:
+    """The saved initial weights (``np.savez`` of Keras' layout), in order."""
+    with np.load(path) as saved:
+        return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+
+
+def main(argv) -> None:
+    """``python -m gapstudy.lockstep FRAMEWORK SWITCHES HP WEIGHTS ORDERS DATASET MANIFEST THREADS OUT``."""
+    import json
+    from pathlib import Path
+
+    from gapstudy.runtime import limit_threads
+
+    framework, switches, hp = argv[0], json.loads(argv[1]), json.loads(argv[2])
+    weights_npz, orders_npy, dataset_npz, manifest, threads, out = argv[3:9]
+    limit_threads(int(threads))  # before any framework is imported
+    from gapstudy import run as runs
+    from gapstudy.data import load_dataset
+
+    runs._trainer(framework)  # claims the process's Keras and backend
+    runs.configure_threads(framework, int(threads))
+    runs.configure_determinism(framework)
+    dataset = load_dataset(Path(dataset_npz), Path(manifest))
+    weights, orders = load_weights(weights_npz), np.load(orders_npy)
+    print(f"lock-step side {framework}: {orders.shape[0]} epochs", flush=True)
+    result = trace(dataset, orders, hp["batch_size"], side(framework, weights, hp, switches),
+                   progress=lambda s: print(f"{framework} epoch {s['epoch']:4d}  step {s['steps']:6d}  "
+                                            f"loss={s['loss']:.6g}", flush=True))
+    with open(out, "wb") as handle:
+        np.savez(handle, **result)
 
 
 def summarise(steps, tolerance: float) -> dict:
     """First step over ``tolerance`` (in a parameter or in the loss), and the largest difference."""
     first_param = next((s["step"] for s in steps if s["max_abs_diff"] > tolerance), None)
     first_loss = next((s["step"] for s in steps
-                       if abs(s["loss_torch"] - s["loss_keras"]) > tolerance * max(1.0, abs(s["loss_keras"]))),
-                      None)
+                       if abs(s["loss_a"] - s["loss_b"]) > tolerance * max(1.0, abs(s["loss_b"]))), None)
     largest = max(steps, key=lambda s: s["max_abs_diff"])
     candidates = [s for s in (first_param, first_loss) if s is not None]
     return {
@@ -183,8 +292,8 @@ def summarise(steps, tolerance: float) -> dict:
         "first_step_loss_apart": first_loss,
         "first_step_weights_apart": first_param,
         "loss_differs_at_step_1": first_loss == 1,
-        "loss_torch_step_1": steps[0]["loss_torch"],
-        "loss_keras_step_1": steps[0]["loss_keras"],
+        "loss_a_step_1": steps[0]["loss_a"],
+        "loss_b_step_1": steps[0]["loss_b"],
         "max_abs_diff": largest["max_abs_diff"],
         "max_abs_diff_step": largest["step"],
         "final_max_abs_diff": steps[-1]["max_abs_diff"],
@@ -198,6 +307,12 @@ def summary_row(result: dict, steps, tolerance: float) -> dict:
     wrote it); the tolerance is applied here, not in the job, so that a new
     tolerance re-reads the steps instead of rerunning them.
     """
-    head = {key: result[key] for key in ("pair", "torch", "keras", "seed")}
+    head = {key: result[key] for key in ("pair", "a", "b", "seed")}
     rest = {key: value for key, value in result.items() if key not in head}
     return head | summarise(steps.to_dict("records"), tolerance) | rest
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -23,6 +23,8 @@ DEVICES = ("cpu", "cuda", "mps")
 
 # The code a framework runs: switch defaults follow it ("posted default per family").
 FAMILIES = ("torch", "keras")
+# Whose kernels compute it (Keras 3 runs on all three).
+BACKENDS = ("torch", "tensorflow", "jax")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Framework:
     palette: str  # seaborn palette of its lines and points (the user's: PyTorch blue, Keras brown)
     run_cost: float  # per-run time relative to a PyTorch run, measured on CPU: longest jobs start first
     keras: str | None = None
+    lockstep: bool = False  # has a lock-step side (gapstudy.lockstep.side)
 
     @property
     def torch_backed(self) -> bool:
@@ -58,19 +61,26 @@ FRAMEWORKS: dict[str, Framework] = {
     f.name: f
     for f in (
         Framework("torch", "the user's PyTorch code", "torch", "torch", DEVICES,
-                  "gapstudy.train_torch", "Blues_r", 1),
+                  "gapstudy.train_torch", "Blues_r", 1, lockstep=True),
         Framework("keras", "the user's Keras code (Keras 3 on TensorFlow)", "keras", "tensorflow",
-                  ("cpu", "cuda"), "gapstudy.train_keras", "YlOrBr_r", 6, "keras"),
+                  ("cpu", "cuda"), "gapstudy.train_keras", "YlOrBr_r", 6, "keras", lockstep=True),
         Framework("keras_torch", "the user's Keras code on Keras' PyTorch backend", "keras", "torch",
                   ("cpu", "cuda"), "gapstudy.train_keras", "Greens_r", 25, "keras"),
         # The Keras the user ran in 2022: Keras 2 (tf.keras, now the tf-keras package), verbatim.
         Framework("keras2", "the user's Keras code verbatim on Keras 2 (tf.keras, the Keras the user ran)",
-                  "keras", "tensorflow", ("cpu", "cuda"), "gapstudy.train_keras2", "Oranges_r", 30, "tf_keras"),
+                  "keras", "tensorflow", ("cpu", "cuda"), "gapstudy.train_keras2", "Oranges_r", 30, "tf_keras",
+                  lockstep=True),
         Framework("keras_jax", "the user's Keras code on Keras' JAX backend", "keras", "jax",
                   ("cpu",), "gapstudy.train_keras", "Purples_r", 20, "keras"),
     )
 }
 FRAMEWORKS = MappingProxyType(FRAMEWORKS)
+
+
+# What the user reported (../shared/seed/question-as-received.txt): one run per framework, 2022,
+# so the Keras was Keras 2 (tf.keras): "Percent error difference: 479.1312469426776", r 0.912 against 0.217.
+USER_REPORTED = MappingProxyType({"percent_error_difference": 479.1312469426776, "keras": "keras2",
+                                  "r_keras": 0.912, "r_torch": 0.217})
 
 
 def family(framework: str) -> str:
@@ -405,8 +415,10 @@ PAGES: dict[str, Page] = {
              "of the declared hypotheses are in their own table.",
              RQ3, "Tables"),
         Page("lockstep", "lockstep", "Lock-step: first step apart, largest difference",
-             "For each pair, PyTorch and Keras start from the same initial weights (drawn once by the "
-             "PyTorch model's initialiser, saved as initial_weights.npz) and see the same batches (one "
+             "For each pair, the two sides (a and b, each a framework and variant: PyTorch against Keras 3, "
+             "Keras 2 against Keras 3) start from the same initial weights (drawn once by the PyTorch "
+             "model's initialiser with side a's init switches, saved as initial_weights.npz), each side in "
+             "its own process, and see the same batches (one "
              "saved permutation per epoch, batch_orders.npy); each takes one optimizer step per batch. "
              "first_step_apart is the first step at which the batch losses or any parameter differ by "
              "more than the tolerance; loss_differs_at_step_1 says whether the two frameworks already "
@@ -517,7 +529,7 @@ FIGURES: dict[str, Figure] = {
                PROVENANCE),
         Figure("lockstep_drift", ("lockstep_steps", "lockstep"),
                "After every optimizer step of the lock-step runs, the largest absolute difference between "
-               "the PyTorch and the Keras value of any parameter (log scale), with the tolerance dashed. A "
+               "the two sides' values of any parameter (log scale), with the tolerance dashed. A "
                "pair that computes the same update in both frameworks stays near float32 round-off and "
                "grows slowly with the number of steps; a pair whose losses differ parts ways at once.",
                RQ4, None, needs_lockstep=True),

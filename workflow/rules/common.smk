@@ -184,9 +184,10 @@ def switches(wildcards):
     return resolved(wildcards.variant, wildcards.framework)
 
 
-def lockstep_switches(wildcards, framework):
-    """The resolved switches of the variant a lock-step pair runs in ``framework``."""
-    return resolved(config["lockstep"]["pairs"][wildcards.pair][framework], framework)
+def lockstep_switches(wildcards, side):
+    """The resolved switches of one side (``a`` or ``b``) of a lock-step pair."""
+    spec = config["lockstep"]["pairs"][wildcards.pair][side]
+    return resolved(spec["variant"], spec["framework"])
 
 
 def crn_switches(wildcards):

@@ -16,8 +16,8 @@ rule lockstep:
     threads: config["threads_per_job"]
     params:
         pair=lambda wc: canonical(config["lockstep"]["pairs"][wc.pair]),
-        torch_switches=lambda wc: lockstep_switches(wc, "torch"),
-        keras_switches=lambda wc: lockstep_switches(wc, "keras"),
+        a_switches=lambda wc: lockstep_switches(wc, "a"),
+        b_switches=lambda wc: lockstep_switches(wc, "b"),
         hyperparameters=canonical(config["training"]),
         seed=config["lockstep"]["seed"] if LOCKSTEP_PAIRS else None,
         threads_per_job=config["threads_per_job"],
