@@ -18,7 +18,7 @@ pytestmark = pytest.mark.workflow
 # What reruns below the statistics: the tables' pages, figures, front page, provenance, run time.
 REPORT = {"page", "figure", "answer", "provenance", "runtime", "all"}
 ALL_TRAIN = {(f, v) for v, fs in {
-    "as_posted": ("torch", "keras", "keras_torch"), "fixed": ("torch",), "init_keras": ("torch",),
+    "as_posted": ("torch", "keras", "keras_torch", "keras2", "keras_jax"), "fixed": ("torch",), "init_keras": ("torch",),
     "adam_keras": ("torch",), "aligned": ("torch",), "aligned_but_posted_shapes": ("torch",),
     "aligned_but_xavier_normal": ("torch",), "aligned_but_torch_adam": ("torch",),
     "relu": ("torch", "keras"), "tanh": ("torch", "keras"), "relu_aligned": ("torch",),
@@ -147,9 +147,14 @@ def study_copy(study, tmp_path):
     ("stats.py", (TESTS[0] - {"provenance"}, set())),
     ("train_keras.py", (AFTER_TRAINING | {"train", "lockstep", "lockstep_table", "crn", "crn_table"},
                         {("keras", "as_posted", "0"), ("keras", "relu", "0"), ("keras", "tanh", "0"),
-                         ("keras_torch", "as_posted", "0"), ("keras", "as_posted", "1")})),
+                         ("keras_torch", "as_posted", "0"), ("keras_jax", "as_posted", "0"),
+                         ("keras", "as_posted", "1")})),
+    # Keras 2's trainer is its own code: an edit retrains Keras 2 and reruns the rules that may run it
+    # (the lock-step and common-random-numbers sides), nothing else.
+    ("train_keras2.py", (AFTER_TRAINING - {"draws"} | {"train", "lockstep", "lockstep_table", "crn", "crn_table"},
+                         {("keras2", "as_posted", "0")})),
     ("registry.py", (AFTER_TRAINING | {"train", "lockstep", "lockstep_table", "crn", "crn_table"}, EVERY_TRAIN)),
-], ids=["stats.py", "train_keras.py", "registry.py"])
+], ids=["stats.py", "train_keras.py", "train_keras2.py", "registry.py"])
 def test_a_module_edit_reruns_the_rules_that_run_it(study_copy, module, expected):
     path = study_copy / "src" / "gapstudy" / module
     path.write_text(path.read_text() + "\n# an edit\n")

@@ -24,8 +24,8 @@ def draws(seed: int, n_train: int, n_features: int, hp: dict, switches: dict) ->
     return weights, lockstep.batch_orders(n_train, switches["epochs"], seed)
 
 
-class KerasTorchSide(lockstep.KerasSide):
-    """The Keras model on Keras' PyTorch backend: ``epoch`` steps with ``train_on_batch`` (no tf.function)."""
+class KerasEagerSide(lockstep.KerasSide):
+    """The Keras 3 model on Keras' PyTorch or JAX backend: ``epoch`` steps with ``train_on_batch`` (no tf.function)."""
 
     def epoch(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, None]:
         return np.array([self.step(xb, yb) for xb, yb in zip(x, y)]), None
@@ -37,12 +37,10 @@ class KerasTorchSide(lockstep.KerasSide):
 
 
 def side(framework: str, weights, hp: dict, switches: dict):
-    """The lock-step side that trains ``framework`` from ``weights``, batch by batch."""
-    spec = FRAMEWORKS[framework]
-    if spec.family == "torch":
-        return lockstep.TorchSide(weights, hp, switches)
-    return lockstep.KerasSide(weights, hp, switches) if spec.backend == "tensorflow" else \
-        KerasTorchSide(weights, hp, switches)
+    """The side that trains ``framework`` from ``weights``, batch by batch: its lock-step side where it has one."""
+    if FRAMEWORKS[framework].lockstep:
+        return lockstep.side(framework, weights, hp, switches)
+    return KerasEagerSide(weights, hp, switches)
 
 
 def train_side(framework: str, dataset, weights, orders: np.ndarray, hp: dict, switches: dict) -> np.ndarray:
@@ -59,10 +57,13 @@ def train_side(framework: str, dataset, weights, orders: np.ndarray, hp: dict, s
 
 
 def _stacked(framework: str):
-    """The stacked trainer module of ``framework``'s family (``torch_stacked`` or ``keras_stacked``)."""
-    from gapstudy import keras_stacked, torch_stacked
+    """The stacked trainer module of ``framework`` (``torch_stacked``, ``keras_stacked`` or Keras 2's ``train_keras2``)."""
+    from gapstudy import keras_stacked, torch_stacked, train_keras2  # by name: each is in this rule's code hash
 
-    return torch_stacked if FRAMEWORKS[framework].family == "torch" else keras_stacked
+    spec = FRAMEWORKS[framework]
+    if spec.family == "torch":
+        return torch_stacked
+    return train_keras2 if spec.keras == "tf_keras" else keras_stacked
 
 
 def train_seeds(framework: str, dataset, seeds, hp: dict, switches: dict, draw_switches: dict,

@@ -22,7 +22,7 @@ optimizer fuses ``Dense``'s ``MatMul`` and ``BiasAdd`` into one kernel,
 which for the one-unit output layer rounds differently from the two ops
 (Keras 3 adds that bias with ``tf.add``, which is not fused). So the stacked
 output layer runs per seed in the fusable form, ``stacked_output``; the rest
-is Keras 3's stacked arithmetic, and the update Keras 2's own ``Adam``.
+is Keras 3's stacked arithmetic (``stacked_ops``), and the update Keras 2's own ``Adam``.
 Keras 2's ``fit`` draws a new batch order every epoch from one ``tf.data``
 iterator (``fit_orders``), where Keras 3 repeats the first. Other switch
 values train seed by seed, each through the posted ``fit``, one epoch per
@@ -283,7 +283,7 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
     import tensorflow as tf
     import tf_keras
 
-    from gapstudy.keras_stacked import _record_epoch, add_bias, batch_loss, keras_mean
+    from gapstudy.stacked_ops import add_bias, batch_loss, keras_mean, record_epoch
 
     if not supports(switches):
         raise ValueError(f"the stacked Keras 2 path does not support these switches: {switches}")
@@ -356,7 +356,7 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
     for e in range(switches["epochs"]):
         train_loss = keras_mean(epoch(tf.constant(np.stack([o[e] for _, _, o in starts]))).numpy(), sizes)
         val_losses, full_pred, predicted = (t.numpy() for t in validate())
-        _record_epoch(results, seeds, alive, stopped, e, train_loss, keras_mean(val_losses, val_sizes), full_pred,
+        record_epoch(results, seeds, alive, stopped, e, train_loss, keras_mean(val_losses, val_sizes), full_pred,
                       dataset.y_val, progress, lambda s, predicted=predicted: (predicted[s], seed_weights(s)))
         if not alive.any():
             break
@@ -368,6 +368,13 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
                        "device_name": None,
                        "settings": {**_settings(None), "stacked_seeds": S, "steps_per_execution": None}})
     return results
+
+
+def train_from(dataset, starts, hp: dict, switches: dict, device: str = "cpu", progress=None) -> list[dict]:
+    """``train_stacked`` on CPU, under the name the common-random-numbers runs call (``gapstudy.crn``)."""
+    if device != "cpu":
+        raise ValueError(f"the stacked Keras 2 path runs on cpu, not {device!r}")
+    return train_stacked(dataset, starts, hp, switches, progress)
 
 
 def train_seeds(dataset, seeds, hp: dict, switches: dict, device: str = "cpu", progress=None) -> list[dict]:

@@ -1,0 +1,93 @@
+"""The arithmetic both stacked Keras paths share: Keras 3's (``keras_stacked``) and Keras 2's (``train_keras2``).
+
+Small pure functions of TensorFlow tensors or NumPy arrays, no Keras: so
+that each Keras trainer's code (and its code hash, ``gapstudy.sources``)
+holds these and not the other trainer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gapstudy import metrics
+
+
+def add_bias(x, bias):
+    """``x + bias`` for (S, B, out) and (S, 1, out), with the bias gradient summed seed by seed.
+
+    Keras' ``Dense`` adds its bias with ``ops.add``, which on TensorFlow is
+    ``tf.nn.bias_add`` for a bias of more than one unit (gradient:
+    ``BiasAddGrad``) and ``tf.add`` otherwise (gradient: a sum over axis 0).
+    Either sums the (B, out) upstream gradient in its own order, which a sum
+    over the middle axis of (S, B, out) does not repeat; so each seed's slice
+    goes through its own op, as in its own ``fit``.
+    """
+    import tensorflow as tf
+
+    if bias.shape[-1] > 1:
+        def seed_sum(g):
+            return tf.raw_ops.BiasAddGrad(out_backprop=g, data_format="NHWC")
+    else:
+        def seed_sum(g):
+            return tf.reduce_sum(g, axis=0)
+
+    @tf.custom_gradient
+    def add(x, bias):
+        def grad(upstream):
+            return upstream, tf.stack([seed_sum(g) for g in tf.unstack(upstream)])[:, None, :]
+
+        return tf.add(x, bias), grad
+
+    return add(x, bias)
+
+
+def batch_loss(y, y_pred):
+    """Keras' ``mean_squared_error`` with ``sum_over_batch_size``, per seed: (S, B), (S, B, 1) -> (S,).
+
+    As ``fit``: the (B,) target is expanded to (B, 1) (``squeeze_or_expand_to_same_rank``),
+    the squared error averaged over the last axis, summed over the batch and divided by its size.
+    """
+    import tensorflow as tf
+
+    if len(y.shape) == len(y_pred.shape) - 1:
+        y = tf.expand_dims(y, -1)
+    per_sample = tf.reduce_mean(tf.square(y - y_pred), axis=-1)
+    total = tf.reduce_sum(per_sample, axis=1)
+    return tf.math.divide_no_nan(total, tf.cast(tf.shape(per_sample)[1], total.dtype))
+
+
+def keras_mean(losses: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Keras' loss tracker over an epoch, per seed: (S, steps) batch losses, (steps,) batch sizes -> (S,).
+
+    ``fit`` feeds each batch's loss to a ``keras.metrics.Mean`` weighted by
+    the batch size: ``total += loss * size``, ``count += size``, then
+    ``total / count``, each rounded to the losses' dtype. Done here in NumPy,
+    one rounded operation at a time, because inside a compiled graph
+    TensorFlow may fuse the multiply and the add and round once.
+    """
+    dtype = losses.dtype.type
+    total = np.zeros(losses.shape[0], losses.dtype)
+    count = dtype(0)
+    for step, size in enumerate(sizes):
+        total = total + losses[:, step] * dtype(size)
+        count = count + dtype(size)
+    return total / count
+
+
+def record_epoch(results, seeds, alive, stopped, e, train_loss, val_loss, full, y_val, progress, snapshot):
+    """Append epoch ``e``'s row to every seed still training; a seed whose loss is not finite stops there.
+
+    As ``TerminateOnNaN`` ends that seed's ``fit`` after the epoch, ``snapshot(s)`` keeps its
+    (predictions, weights) of that moment in ``stopped``.
+    """
+    for s, seed in enumerate(seeds):
+        if not alive[s]:
+            continue
+        row = {"epoch": e + 1, "train_loss": float(train_loss[s]), "val_loss_user": float(val_loss[s]),
+               "val_mse": metrics.mse(y_val, full[s].reshape(-1))}
+        results[s]["epochs"].append(row)
+        if progress is not None:
+            progress(seed, row)
+        if not np.isfinite(row["train_loss"]):
+            alive[s] = False
+            stopped[s] = snapshot(s)
