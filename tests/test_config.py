@@ -125,6 +125,8 @@ def bad(**changes):
         (bad(variants=["as_posted"]), "config key variants: ['as_posted'] is not of type 'object'"),
         (bad(lockstep__pairs__posted__a__variant="nope"),
          "config key lockstep.pairs.posted.a.variant: 'nope' is not a variant"),
+        (bad(variants__keras_f64={"description": "x", "frameworks": ["keras_jax"], "switches": {"dtype": "float64"}}),
+         "config key variants.keras_f64.switches.dtype: 'float64' is not available on keras_jax"),
         (bad(lockstep__pairs__posted__a__framework="keras_torch"),
          "config key lockstep.pairs.posted.a.framework: 'keras_torch' has no lock-step side"),
         (bad(hypotheses__fix__variant="nope"), "config key hypotheses.fix: torch/nope is not a framework and variant"),

@@ -133,6 +133,7 @@ def test_keras2_switches_change_what_they_name_on_either_path(hp):
     # Each switch changes the run, except the hand-written loss: Keras 2 aligns the (N,) target with the
     # (N, 1) prediction before any loss, so the user's loss is Keras' MSE there.
     assert all(result[name]["changed"] for name in ("adam_rule", "weight_init", "dtype", "activation"))
+    assert not result["loss"]["changed"]
 
 
 def test_a_keras_jax_run_trains_on_the_jax_backend(tmp_path, dataset, hp):
@@ -150,6 +151,29 @@ def test_a_keras_jax_run_trains_on_the_jax_backend(tmp_path, dataset, hp):
     """)
     record = json.loads(out.read_text())
     assert record["framework"] == "keras_jax" and record["settings"]["keras_backend"] == "jax"
-    assert "intra_op_parallelism_threads=1" in record["settings"]["xla_flags"]
+    assert "--xla_cpu_multi_thread_eigen=false" in record["settings"]["xla_flags"]  # recorded as it ran
     assert record["versions"]["jax"] and record["repeat"]["identical"]
     assert [row["epoch"] for row in record["epochs"]] == [1, 2] and record["val_mse"] < 0.01
+
+
+def test_keras2_lock_step_side_steps_as_train_on_batch(hp):
+    """Keras 2's side runs an epoch's train steps in one compiled call: each step's loss (not a running
+    mean) and weights are ``train_on_batch``'s."""
+    result = child(f"""
+        from gapstudy import lockstep
+        run._trainer("keras2")
+        hp = {hp!r}
+        switches = resolve({{}}, "keras2", hp)
+        weights = lockstep.initial_weights(0, 10, hp, switches)
+        fast, plain = lockstep.side("keras2", weights, hp, switches), lockstep.side("keras2", weights, hp, switches)
+        order = lockstep.batch_orders(len(dataset.X_train), 1, seed=1)[0][:32 * 5 + 7]
+        same_steps = []
+        for xs, ys in lockstep._epoch_batches(dataset, order, 32):
+            losses, flat = fast.epoch(xs, ys)
+            for i, (x, y) in enumerate(zip(xs, ys)):
+                same_steps.append(bool(np.float32(plain.step(x, y)) == losses[i]
+                                       and lockstep._flat(plain.weights()).astype(np.float32).tobytes()
+                                       == flat[i].tobytes()))
+        print(json.dumps({{"same": same_steps, "type": type(fast).__name__}}))
+    """)
+    assert result["type"] == "Keras2Side" and len(result["same"]) == 6 and all(result["same"]), result

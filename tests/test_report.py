@@ -131,19 +131,21 @@ def test_a_numerically_identical_fix_is_listed_once_with_the_sentence_that_says_
 
 
 def test_the_front_page_says_whether_keras_2_and_3_agree_and_which_the_users_number_compares_with():
-    def with_keras2(p):
+    def with_keras2(p, claim="equivalent"):
         row = dict(hypotheses().iloc[1]) | dict(hypothesis="keras2", framework="keras2", variant="as_posted",
-                                                mse_ratio=1.02, ci_low=0.99, ci_high=1.05, p=p, p_holm=p,
-                                                supported=p < 0.05, power=0.93)
+                                                claim=claim, mse_ratio=1.02, ci_low=0.99, ci_high=1.05, p=p,
+                                                p_holm=p, supported=p < 0.05, power=0.93)
         return pd.concat([hypotheses(), pd.DataFrame([row])], ignore_index=True)
 
-    summary = pd.DataFrame([dict(framework=f, variant=v, device="cpu", val_mse_gmean=m) for f, v, m in
-                            [("torch", "as_posted", 0.016), ("keras", "as_posted", 0.0028),
-                             ("keras2", "as_posted", 0.0032)]])
-    same = "\n".join(report.which_keras(summary, with_keras2(0.01), CONFIG))
-    assert "the user's +479 %" in same and "compares PyTorch with Keras 2" in same
-    assert "The two Kerases give the same answer" in same and "1.02, 0.99 to 1.05" in same
-    assert "+400 % against Keras 2 and +471 % against Keras 3" in same
-    apart = "\n".join(report.which_keras(summary, with_keras2(0.2), CONFIG))
+    reported = {"percent_error_difference": 479.13, "keras": "keras2", "year": 2022}
+    comparison = pd.DataFrame([dict(framework="torch", variant="as_posted", device="cpu", mse_percent_difference=466.2)])
+    same = "\n".join(report.which_keras(with_keras2(0.01), comparison, CONFIG, reported))
+    assert "the user's +479 % (one run per framework, 2022) compares PyTorch with Keras 2" in same
+    assert "Keras 2 and Keras 3 give the same answer" in same and "1.02, 0.99 to 1.05" in same
+    assert "torch/as_posted's geometric-mean validation MSE is 466 % above Keras 3's" in same
+    apart = "\n".join(report.which_keras(with_keras2(0.2), comparison, CONFIG, reported))
     assert "are **not shown** to give the same answer" in apart and "the comparison with Keras 2" in apart
-    assert report.which_keras(summary, hypotheses(), CONFIG) == []  # no Keras 2 hypothesis, no paragraph
+    # No paragraph without a Keras 2 equivalence on the reference's variant, or without the user's numbers.
+    assert report.which_keras(hypotheses(), comparison, CONFIG, reported) == []
+    assert report.which_keras(with_keras2(0.01, claim="worse"), comparison, CONFIG, reported) == []
+    assert report.which_keras(with_keras2(0.01), comparison, CONFIG, {}) == []

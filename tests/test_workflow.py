@@ -138,7 +138,7 @@ def test_a_configfile_replaces_the_default_config(tmp_path):
     path.write_text(yaml.safe_dump(cfg))
     dry = snakemake(ROOT, "-n", "--cores", "1", "--configfile", str(path))
     counts = [line.split() for line in (dry.stdout + dry.stderr).splitlines() if line.startswith("train ")]
-    assert counts and counts[0] == ["train", "3"]  # 1 variant × 3 frameworks, each job all seeds
+    assert counts and counts[0] == ["train", "5"]  # 1 variant × 5 frameworks, each job all seeds
 
 
 def test_a_second_run_from_scratch_gives_the_same_tables_byte_for_byte(study, tmp_path_factory):

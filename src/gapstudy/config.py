@@ -46,6 +46,11 @@ def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA,
             variants_mod.check(variant.get("switches"), variant["frameworks"])
         except ValueError as error:
             raise ConfigError(f"config key variants.{name}.switches: {error}") from None
+        # JAX computes in float32 unless x64 is enabled, which would change every JAX run's dtypes.
+        jax = [f for f in variant["frameworks"] if FRAMEWORKS[f].backend == "jax"]
+        if jax and (variant.get("switches") or {}).get("dtype") == "float64":
+            raise ConfigError(f"config key variants.{name}.switches.dtype: 'float64' is not available on "
+                              f"{', '.join(jax)} (JAX runs float32); allowed there: 'float32'")
 
     for name, variant in config["variants"].items():
         baseline = variant.get("baseline")

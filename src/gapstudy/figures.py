@@ -42,7 +42,8 @@ def label(df: pd.DataFrame) -> pd.Series:
 
 
 def run_order(labels) -> list[str]:
-    """PyTorch, Keras, Keras on PyTorch; as_posted first within each, then by name."""
+    """Frameworks in the registry's order (PyTorch, Keras 3 and its other backends, Keras 2); as_posted first
+    within each, then by name."""
     rank = {name: i for i, name in enumerate(FRAMEWORK_ORDER)}
     return sorted(set(labels), key=lambda s: (rank.get(s.split("/")[0], len(rank)),
                                               s.split("/")[1] != "as_posted", s))
@@ -187,7 +188,7 @@ def equivalence(table: pd.DataFrame, path, intervals: dict) -> None:
 
 
 def learning_curves_by_variant(epochs: pd.DataFrame, path, intervals: dict) -> None:
-    """Full-set validation MSE per epoch for every variant, one panel each, over the two posted runs."""
+    """Full-set validation MSE per epoch for every variant, one panel each, over every framework's posted run."""
     data = epochs.assign(run=label(epochs))
     posted = data[data["variant"] == "as_posted"]
     variants = sorted(data["variant"].unique(), key=lambda v: (v != "as_posted", v))
@@ -207,7 +208,8 @@ def learning_curves_by_variant(epochs: pd.DataFrame, path, intervals: dict) -> N
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     for ax in axes.flat[len(variants):]:
         ax.set_visible(False)
-    fig.supylabel("full-set validation MSE (log); black: the variant; dotted: torch (blue) and keras (brown) as posted")
+    fig.supylabel("full-set validation MSE (log); black: the variant; dotted: every framework as posted, "
+                  "in its colour (torch blue, keras brown)")
     _save(fig, path)
 
 

@@ -11,6 +11,7 @@ import yaml
 
 from gapstudy import sources
 from gapstudy.pages import html_page
+from gapstudy.registry import USER_REPORTED
 
 
 def run_facts(runs: pd.DataFrame, timings: pd.DataFrame, environment: dict) -> dict:
@@ -48,6 +49,7 @@ def provenance(runs: pd.DataFrame, timings: pd.DataFrame, config: dict, environm
     prov["distributions"] = environment["distributions"]
     prov["code"] = environment["code"]
     prov["code_of_runs"] = code_of_runs(runs)
+    prov["user_reported"] = dict(USER_REPORTED)  # what the question reports, quoted by the front page
     prov["summary"] = {
         "python": environment["python"],
         "platform": environment["platform"],

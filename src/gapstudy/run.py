@@ -67,8 +67,9 @@ def _trainer(framework: str):
 def configure_threads(framework: str, threads: int) -> None:
     """Set the framework's own pools too: env variables alone miss some of them.
 
-    JAX has no such call: ``runtime.limit_threads`` bounds XLA's pool through
-    ``XLA_FLAGS`` before JAX is imported.
+    JAX has no such call: ``runtime.limit_threads`` asks XLA for the same
+    number through ``XLA_FLAGS`` before JAX is imported (which XLA may not
+    fully honour: jax-ml/jax#1539).
     """
     if FRAMEWORKS[framework].torch_backed:
         import torch

@@ -29,7 +29,9 @@ def limit_threads(threads: int) -> None:
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # JAX (Keras' JAX backend): XLA's CPU client sizes its pool from these flags when JAX starts.
+    # JAX (Keras' JAX backend): the flags that ask XLA's CPU client for ``threads`` threads when JAX
+    # starts. XLA may still run threads of its own beside them (jax-ml/jax#1539); a keras_jax job's
+    # record has its CPU and wall time, which show what it took.
     flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
              if not f.startswith(("--xla_cpu_multi_thread_eigen", "intra_op_parallelism_threads"))]
     flags += [f"--xla_cpu_multi_thread_eigen={'false' if threads == 1 else 'true'}",

@@ -175,7 +175,7 @@ def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", pro
 
     class Record(tf_keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            # Compiled, as predict's graph: Dense's MatMul and BiasAdd fused, as in every other pass.
+            # Compiled, as fit's and evaluate's graphs: Dense's MatMul and BiasAdd fused (predict's are not).
             self.full = tf.function(lambda x: self.model(x, training=False))
 
         def on_epoch_end(self, epoch, logs=None):
