@@ -247,6 +247,20 @@ def test_attribution_of_reference_side_switches_gives_the_change_not_a_share():
     assert abs(table.loc["more_epochs", "share_of_gap"]) < 0.05
 
 
+def test_keras_side_switches_on_another_keras_give_the_change_not_a_share():
+    """Keras 2 runs the reference's code too: its small difference from Keras 3 is no gap to share."""
+    rng = np.random.default_rng(6)
+    rows = [dict(framework=framework, variant=variant, device="cpu", seed=seed, diverged=False,
+                 val_mse=0.003 * level * np.exp(rng.normal(scale=0.01)))
+            for (framework, variant), level in {("keras", "as_posted"): 1.0, ("keras2", "as_posted"): 1.01,
+                                                ("keras2", "slow"): 2.0}.items() for seed in range(10)]
+    variants = {"as_posted": {}, "slow": {"switches": {"learning_rate": 1e-4}, "baseline": "as_posted"}}
+    slow = stats.attribution(pd.DataFrame(rows), variants, {"framework": "keras", "variant": "as_posted"},
+                             **SETTINGS)[0].set_index("variant").loc["slow"]
+    assert np.isnan(slow.share_of_gap) and np.isnan(slow.share_ci_low)
+    assert slow.log_mse_change == pytest.approx(np.log(2 / 1.01), abs=0.02)
+
+
 def test_numerically_identical_variants_are_found_once():
     runs = paired_runs(effect_sd=0.01)
     table = stats.identical_results(runs)

@@ -154,9 +154,8 @@ def attribution_forest(attribution: pd.DataFrame, path, intervals: dict) -> None
     for ax, device in zip(axes.flat, devices):
         rows = data[data["device"] == device].reset_index(drop=True)
         colours = rows["direction"].map({"apply": "tab:blue", "revert": "tab:orange"})
-        ax.errorbar(rows["share_of_gap"], rows.index,
-                    xerr=[rows["share_of_gap"] - rows["share_ci_low"], rows["share_ci_high"] - rows["share_of_gap"]],
-                    fmt="none", ecolor="grey", capsize=3)
+        # A percentile bootstrap interval need not contain its estimate: draw the interval as it is.
+        ax.hlines(rows.index, rows["share_ci_low"], rows["share_ci_high"], color="grey")
         ax.scatter(rows["share_of_gap"], rows.index, c=colours, zorder=3)
         ax.set_yticks(rows.index, rows["label"], fontsize=7)
         ax.axvline(0, color="black", linewidth=0.8)

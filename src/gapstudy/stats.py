@@ -31,6 +31,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestIndPower, TTestPower
 
+from gapstudy.registry import family
 from gapstudy.variants import default
 
 SUMMARY_METRICS = ("val_mse", "val_pearson_r", "val_r2", "val_mae")
@@ -450,9 +451,9 @@ def attribution(runs: pd.DataFrame, variants: dict, reference: dict, level: floa
     baseline is the posted code *applies* its switches (share = gap closed),
     one whose baseline is another variant *reverts* them (share = gap
     reopened); the share's interval resamples seeds jointly within the
-    framework (``paired_share_ci``). Where the framework's posted run is the
-    reference itself (Keras-side switches) there is no gap to share: only
-    the change is given. A variant of ``question: nonlinear`` shares the gap
+    framework (``paired_share_ci``). Where the framework runs the
+    reference's code (Keras-side switches, on any Keras or backend) there is
+    no gap to share, only the change: the gap is between the user's two codes. A variant of ``question: nonlinear`` shares the gap
     of its baseline instead: ``<framework>/<baseline>`` against the
     reference framework's ``<baseline>`` (e.g. torch/relu against keras/relu),
     so that aligning switches in a non-linear model says how much of the
@@ -491,7 +492,8 @@ def attribution(runs: pd.DataFrame, variants: dict, reference: dict, level: floa
                       "seed": int(s), "log_mse_variant": float(v[s]), "log_mse_baseline": float(b[s]),
                       "difference": float(d)} for s, d in zip(seeds, diff))
         ref = _log_mse(runs, reference["framework"], ref_variant, device)
-        has_gap = (framework, root) != (reference["framework"], ref_variant)
+        has_gap = (family(framework) != family(reference["framework"])
+                   and (framework, root) != (reference["framework"], ref_variant))
         row["gap"] = f"{framework}/{root} against {reference['framework']}/{ref_variant}"
         row |= {"share_of_gap": np.nan, "share_ci_low": np.nan, "share_ci_high": np.nan}
         if has_gap and len(seeds) >= 2 and len(ref) >= 2:
