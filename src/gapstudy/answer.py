@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gapstudy.provenance import run_facts
-from gapstudy.registry import FRAMEWORKS, SWITCHES
+from gapstudy.registry import FRAMEWORKS, SWITCHES, USER_REPORTED
 from gapstudy.variants import code_change, describe
 
 
@@ -129,8 +129,8 @@ def claims_table(hypotheses: pd.DataFrame, config: dict) -> list[str]:
 def which_keras(hypotheses: pd.DataFrame, comparison: pd.DataFrame, config: dict, reported: dict) -> list[str]:
     """Whether Keras 2 (the user's) and Keras 3 give the same answer, and which the user's number compares with.
 
-    ``reported`` is what the question reports (provenance.json's
-    ``user_reported``, from ``registry.USER_REPORTED``). Only where a declared
+    ``reported`` is what the question reports (``registry.USER_REPORTED``,
+    which the provenance rule also writes into provenance.json). Only where a declared
     hypothesis claims the Keras the user ran (``reported["keras"]``), on the
     reference's variant, equivalent to the reference. The posted PyTorch
     arm (the ``worse`` claim's) is quoted from the comparison table.
@@ -212,7 +212,7 @@ def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, pr
         "",
     ]
     lines += claims_table(hypotheses, config)
-    lines += which_keras(hypotheses, comparison, config, provenance.get("user_reported") or {})
+    lines += which_keras(hypotheses, comparison, config, dict(USER_REPORTED))
     lines += draws_sentence(draws)
     lines += [
         f"Each framework and variant was trained with {seed_counts(summary)} for "
