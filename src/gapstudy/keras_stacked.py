@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 
-from gapstudy.stacked_ops import add_bias, batch_loss, keras_mean, record_epoch
+from gapstudy.stacked_ops import add_bias, batch_loss, batch_sizes, keras_mean, record_epoch, stacked_epoch
 
 # Switch values this path implements; every other switch must be at the value given.
 SUPPORTED = {
@@ -237,7 +237,6 @@ def _train_tf(dataset, starts, hp, switches, dtype, progress):
     y_val_np = dataset.y_val.astype(dtype)
     y_val = tf.constant(y_val_np.reshape(-1, 1) if matched else y_val_np)
     S, n, bs = len(seeds), len(dataset.X_train), hp["batch_size"]
-    full = n // bs
 
     def step(x, y):
         with tf.GradientTape() as tape:
@@ -248,22 +247,12 @@ def _train_tf(dataset, starts, hp, switches, dtype, progress):
         optimizer.apply(grads, variables)
         return loss
 
-    sizes = np.array([bs] * full + ([n % bs] if n % bs else []))
-    val_sizes = np.diff(np.r_[np.arange(0, len(dataset.X_val), bs), len(dataset.X_val)])
+    sizes, val_sizes = batch_sizes(n, bs), batch_sizes(len(dataset.X_val), bs)
 
     @tf.function
     def epoch(order):
         """One epoch for every seed: ``order`` (S, n) -> each step's loss per seed (S, steps)."""
-        X = tf.gather(X_train, order)  # (S, n, in)
-        Y = tf.gather(y_train, order)
-        losses = tf.TensorArray(dtype, size=len(sizes))
-        Xb = tf.reshape(X[:, :full * bs], [S, full, bs, -1])
-        Yb = tf.reshape(Y[:, :full * bs], [S, full, bs, *Y.shape[2:]])
-        for i in tf.range(full):
-            losses = losses.write(i, step(Xb[:, i], Yb[:, i]))
-        if n % bs:
-            losses = losses.write(full, step(X[:, full * bs:], Y[:, full * bs:]))
-        return tf.transpose(losses.stack())
+        return stacked_epoch(step, X_train, y_train, order, bs, dtype)
 
     @tf.function
     def validate():
@@ -352,8 +341,7 @@ def _train_torch(dataset, starts, hp, switches, dtype, progress):
 
     results, alive, stopped = [{"epochs": []} for _ in seeds], np.ones(S, bool), {}
     val_starts = range(0, len(dataset.X_val), bs)
-    val_sizes = np.array([min(bs, len(dataset.X_val) - b) for b in val_starts])
-    sizes = np.array([min(bs, n - b) for b in range(0, n, bs)])
+    sizes, val_sizes = batch_sizes(n, bs), batch_sizes(len(dataset.X_val), bs)
 
     def predict():
         with torch.no_grad():

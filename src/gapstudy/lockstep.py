@@ -84,12 +84,16 @@ class KerasSide:
     """
 
     def __init__(self, weights, hp: dict, switches: dict):
-        from gapstudy.train_keras import build_model
-
-        self.model = build_model(weights[0].shape[0], hp, switches)
+        self.model = self._build_model()(weights[0].shape[0], hp, switches)
         self.model.set_weights(weights)
         self.matched = switches["target_shape"] == "matched"
         self._epoch = None
+
+    @staticmethod
+    def _build_model():
+        from gapstudy.train_keras import build_model
+
+        return build_model
 
     @staticmethod
     def _read(variable):
@@ -138,13 +142,11 @@ class KerasSide:
 class Keras2Side(KerasSide):
     """The posted Keras model on Keras 2 (``train_keras2.build_model``), its own train step per batch."""
 
-    def __init__(self, weights, hp: dict, switches: dict):
+    @staticmethod
+    def _build_model():
         from gapstudy.train_keras2 import build_model
 
-        self.model = build_model(weights[0].shape[0], hp, switches)
-        self.model.set_weights(weights)
-        self.matched = switches["target_shape"] == "matched"
-        self._epoch = None
+        return build_model
 
     @staticmethod
     def _read(variable):

@@ -74,6 +74,35 @@ def keras_mean(losses: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return total / count
 
 
+def batch_sizes(n: int, batch_size: int) -> np.ndarray:
+    """The sizes of ``fit``'s batches of ``n`` rows, in order: full batches, then the shorter last one."""
+    return np.diff(np.r_[np.arange(0, n, batch_size), n])
+
+
+def stacked_epoch(step, X, Y, order, batch_size: int, dtype):
+    """One epoch of ``step`` for every seed; call inside a ``tf.function``.
+
+    ``X`` (n, in) and ``Y`` (n,) or (n, 1) are the training set, ``order``
+    (S, n) each seed's row order; ``step(x, y)`` takes a batch of every seed,
+    (S, B, in) and (S, B[, 1]), and returns each seed's loss (S,). The full
+    batches run in a graph loop, the shorter last one after it. Returns each
+    step's loss per seed, (S, steps).
+    """
+    import tensorflow as tf
+
+    S, n, bs = order.shape[0], order.shape[1], batch_size
+    full = n // bs
+    X, Y = tf.gather(X, order), tf.gather(Y, order)  # (S, n, ...)
+    losses = tf.TensorArray(dtype, size=len(batch_sizes(n, bs)))
+    Xb = tf.reshape(X[:, :full * bs], [S, full, bs, -1])
+    Yb = tf.reshape(Y[:, :full * bs], [S, full, bs, *Y.shape[2:]])
+    for i in tf.range(full):
+        losses = losses.write(i, step(Xb[:, i], Yb[:, i]))
+    if n % bs:
+        losses = losses.write(full, step(X[:, full * bs:], Y[:, full * bs:]))
+    return tf.transpose(losses.stack())
+
+
 def record_epoch(results, seeds, alive, stopped, e, train_loss, val_loss, full, y_val, progress, snapshot):
     """Append epoch ``e``'s row to every seed still training; a seed whose loss is not finite stops there.
 

@@ -283,7 +283,7 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
     import tensorflow as tf
     import tf_keras
 
-    from gapstudy.stacked_ops import add_bias, batch_loss, keras_mean, record_epoch
+    from gapstudy.stacked_ops import add_bias, batch_loss, batch_sizes, keras_mean, record_epoch, stacked_epoch
 
     if not supports(switches):
         raise ValueError(f"the stacked Keras 2 path does not support these switches: {switches}")
@@ -313,10 +313,9 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
     y_val = dataset.y_val.astype(np.float32)
     y_val = tf.constant(y_val.reshape(-1, 1) if matched else y_val)
     S, n, bs = len(seeds), len(dataset.X_train), hp["batch_size"]
-    full = n // bs
-    sizes = np.array([bs] * full + ([n % bs] if n % bs else []))
+    sizes = batch_sizes(n, bs)
     val_starts = range(0, len(dataset.X_val), bs)
-    val_sizes = np.diff(np.r_[np.arange(0, len(dataset.X_val), bs), len(dataset.X_val)])
+    val_sizes = batch_sizes(len(dataset.X_val), bs)
 
     def step(x, y):
         with tf.GradientTape() as tape:
@@ -328,15 +327,7 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
     @tf.function
     def epoch(order):
         """One epoch for every seed: ``order`` (S, n) -> each step's loss per seed (S, steps)."""
-        X, Y = tf.gather(X_train, order), tf.gather(y_train, order)
-        losses = tf.TensorArray(tf.float32, size=len(sizes))
-        Xb = tf.reshape(X[:, :full * bs], [S, full, bs, -1])
-        Yb = tf.reshape(Y[:, :full * bs], [S, full, bs, *Y.shape[2:]])
-        for i in tf.range(full):
-            losses = losses.write(i, step(Xb[:, i], Yb[:, i]))
-        if n % bs:
-            losses = losses.write(full, step(X[:, full * bs:], Y[:, full * bs:]))
-        return tf.transpose(losses.stack())
+        return stacked_epoch(step, X_train, y_train, order, bs, tf.float32)
 
     @tf.function
     def validate():
