@@ -1,9 +1,12 @@
 # Why is the posted PyTorch model worse than the "identical" Keras model?
 # The whole study at a glance: the config, the stages, and what `all` builds.
 # README.md says how to run it; config/README.md documents every key; every
-# name and path is defined once, in the package (src/gapstudy/registry.py).
+# name and path is defined once, in the package (src/gapstudy/registry.py,
+# and src/gapstudy/catalogue/ for the catalogue of porting pitfalls).
 
 from snakemake.utils import min_version
+
+from gapstudy.catalogue.config import is_catalogue
 
 min_version("9.0")
 
@@ -15,22 +18,43 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-report: "report/workflow.rst"
+if not is_catalogue(config):
+    # The seed question: the user's code in both frameworks, the fix, the diagnosis.
 
+    report: "report/workflow.rst"
 
-include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/train.smk"
-include: "workflow/rules/lockstep.smk"
-include: "workflow/rules/crn.smk"
-include: "workflow/rules/aggregate.smk"
-include: "workflow/rules/figures.smk"
-include: "workflow/rules/report.smk"
+    include: "workflow/rules/common.smk"
+    include: "workflow/rules/data.smk"
+    include: "workflow/rules/train.smk"
+    include: "workflow/rules/lockstep.smk"
+    include: "workflow/rules/crn.smk"
+    include: "workflow/rules/aggregate.smk"
+    include: "workflow/rules/figures.smk"
+    include: "workflow/rules/report.smk"
 
+    rule all:
+        input:
+            rules.answer.output,
+            rules.provenance.output,
+            expand(rules.page.output, page=PAGE_NAMES),
+            expand(rules.figure.output, figure=FIGURE_NAMES),
 
-rule all:
-    input:
-        rules.answer.output,
-        rules.provenance.output,
-        expand(rules.page.output, page=PAGE_NAMES),
-        expand(rules.figure.output, figure=FIGURE_NAMES),
+else:
+    # The catalogue of porting pitfalls (config/catalogue.yaml): cases, their
+    # arms over seeds, a lock-step trace per pitfall, the ranked table.
+
+    report: "report/catalogue.rst"
+
+    include: "workflow/rules/catalogue/common.smk"
+    include: "workflow/rules/catalogue/data.smk"
+    include: "workflow/rules/catalogue/train.smk"
+    include: "workflow/rules/catalogue/lockstep.smk"
+    include: "workflow/rules/catalogue/statistics.smk"
+    include: "workflow/rules/catalogue/report.smk"
+
+    rule all:
+        input:
+            rules.catalogue_answer.output,
+            rules.catalogue_provenance.output,
+            expand(rules.catalogue_page.output, page=CATALOGUE_PAGES),
+            expand(rules.catalogue_figure.output, figure=CATALOGUE_FIGURES),

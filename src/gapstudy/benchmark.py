@@ -11,7 +11,8 @@ Posted and workflow processes alternate, so both see the same machine load.
 
 End to end: the default config from nothing to the report
 (``snakemake --cores N`` plus ``--report``), ``--study-repeats`` times
-(the median counts); then the same config with every arm at 10, 20 and 30
+(the median counts); the catalogue (``config/catalogue.yaml``) likewise,
+``--catalogue-repeats`` times, beside the default study's time; then the same config with every arm at 10, 20 and 30
 seeds, and the slope of time against seeds (least squares). Each study
 also reports its largest peak job memory (Snakemake's ``benchmark:`` files).
 The machine is shared and noisy: read the ratios, not the absolute times.
@@ -136,20 +137,35 @@ def ratios(rows: list[dict]) -> list[dict]:
 
 
 def study(config: dict, cores: int, workdir: Path, repo: Path) -> dict:
-    """``config`` run and reported by Snakemake from nothing: wall time, jobs, largest peak job memory."""
+    """``config`` run and reported by Snakemake from nothing: wall time, jobs, largest peak job memory.
+
+    A catalogue config (``config/catalogue.yaml``) writes its report and
+    benchmark files under ``results/catalogue/``.
+    """
+    from gapstudy.catalogue import paths
+    from gapstudy.catalogue.config import is_catalogue
+
+    catalogue = is_catalogue(config)
     copy_workflow(repo, workdir)
     (workdir / "bench.yaml").write_text(yaml.safe_dump(config))
     snakemake = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", "bench.yaml"]
     env = dict(os.environ, PYTHONPATH=str(workdir / "src"))
     start = time.perf_counter()
-    for extra in ([], ["--report", "results/report.html"]):
+    for extra in ([], ["--report", paths.REPORT if catalogue else "results/report.html"]):
         subprocess.run(snakemake + extra, cwd=workdir, check=True, env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - start
-    jobs = _job_benchmarks(workdir / "results" / "benchmarks")
+    jobs = _job_benchmarks(workdir / (paths.BENCHMARKS if catalogue else "results/benchmarks"))
     largest = max(jobs, key=lambda j: j["max_rss_mb"])
-    return {"wall_s": wall, "cores": cores, "jobs": len(jobs), "runs": _runs(config),
+    return {"wall_s": wall, "cores": cores, "jobs": len(jobs),
+            "runs": _catalogue_runs(config) if catalogue else _runs(config),
             "peak_job_memory_mb": largest["max_rss_mb"], "peak_job": largest["job"]}
+
+
+def _catalogue_runs(config: dict) -> int:
+    from gapstudy.catalogue.cases import arms
+
+    return len(config["catalogue"]["seeds"]) * sum(len(arms(c)) for c in config["catalogue"]["cases"])
 
 
 def _job_benchmarks(root: Path) -> list[dict]:
@@ -200,6 +216,8 @@ def main(argv=None) -> None:
                         help="seed counts (every arm) of the studies that show the growth (none: skip)")
     parser.add_argument("--baseline-slope", type=float, default=26.0,
                         help="seconds per seed before stacking (the last benchmark of the seed-by-seed paths)")
+    parser.add_argument("--catalogue-repeats", type=int, default=1,
+                        help="runs of config/catalogue.yaml end to end (0: skip); the median counts (limit 30 min)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmark" / "speed.json")
     args = parser.parse_args(argv)
@@ -240,6 +258,23 @@ def main(argv=None) -> None:
         median = statistics.median(s["wall_s"] for s in studies)
         print(f"  median {median:.0f} s = {median / 60:.1f} min (limit 10 min: {'met' if median <= 600 else 'NOT met'})")
         result["default_study"] = {"runs": studies, "median_wall_s": median}
+    catalogue = yaml.safe_load((repo / "config" / "catalogue.yaml").read_text())
+    runs = []
+    for repeat in range(args.catalogue_repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"\nThe catalogue (config/catalogue.yaml) end to end ({repeat + 1}/{args.catalogue_repeats}), "
+                  f"--cores {args.cores}, report included ...", flush=True)
+            runs.append(study(catalogue, args.cores, Path(tmp), repo))
+            s = runs[-1]
+            print(f"  {s['wall_s']:.0f} s, {s['jobs']} jobs, {s['runs']} runs; largest job "
+                  f"{s['peak_job_memory_mb']:.0f} MB ({s['peak_job']})", flush=True)
+    if runs:
+        median = statistics.median(s["wall_s"] for s in runs)
+        beside = (f"; {median / result['default_study']['median_wall_s']:.2f} times the default study's in this "
+                  "benchmark") if studies else ""
+        print(f"  median {median:.0f} s = {median / 60:.1f} min (limit 30 min: "
+              f"{'met' if median <= 1800 else 'NOT met'}){beside}")
+        result["catalogue"] = {"runs": runs, "median_wall_s": median}
     growth = []
     for n in args.growth_seeds:
         with tempfile.TemporaryDirectory() as tmp:
@@ -254,7 +289,7 @@ def main(argv=None) -> None:
               f"(target: at least 3x: {'met' if args.baseline_slope / per_seed >= 3 else 'NOT met'})")
         result["growth"] = {"studies": growth, "seconds_per_seed": per_seed, "fixed_seconds": fixed,
                             "baseline_seconds_per_seed": args.baseline_slope}
-    memory = [s["peak_job_memory_mb"] for s in studies + growth]
+    memory = [s["peak_job_memory_mb"] for s in studies + runs + growth]
     if memory:
         print(f"\nLargest peak memory of any job: {max(memory):.0f} MB (limit 1.5 GB: "
               f"{'met' if max(memory) <= 1536 else 'NOT met'})")

@@ -1,0 +1,92 @@
+# Helpers of the catalogue's rules. Every name (case, arm, pitfall, path)
+# comes from the installed package (gapstudy.catalogue); every config slice a
+# rule reads is one of its params, in canonical (sorted) form, and every
+# rule's params hold the hash of the code it runs (gapstudy.sources).
+
+from pathlib import Path
+
+from gapstudy import config as study_config
+from gapstudy import sources
+from gapstudy.catalogue import cases as cat
+from gapstudy.catalogue import config as catalogue_config
+from gapstudy.catalogue import paths
+from gapstudy.catalogue.figures import FIGURES as CATALOGUE_FIGURES
+from gapstudy.catalogue.pages import PAGES as CATALOGUE_PAGES
+
+canonical = study_config.canonical
+
+# Checked before any job: a bad key stops here with a message naming it.
+try:
+    config = catalogue_config.validate(config)
+except study_config.ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+
+localrules:
+    all,
+    catalogue_dataset,
+    catalogue_environment,
+    catalogue_statistics,
+    catalogue_figure,
+    catalogue_answer,
+    catalogue_page,
+    catalogue_provenance,
+
+
+CASE_NAMES = list(config["catalogue"]["cases"])
+# Every training job: the Keras reference, the port, the fixed port and one per pitfall.
+ARMS = [(case, arm) for case in CASE_NAMES for arm in cat.arms(case)]
+# Every lock-step trace: the fixed port (the control) and one per pitfall.
+TRACES = [
+    (case, arm)
+    for case in CASE_NAMES
+    for arm in (cat.FIXED,) + cat.CASES[case].pitfalls
+]
+
+
+wildcard_constraints:
+    case="|".join(cat.CASES),
+    arm="|".join(sorted({arm for case in cat.CASES for arm in cat.arms(case)})),
+    dataset="|".join(sorted({c.dataset for c in cat.CASES.values()})),
+    figure="|".join(CATALOGUE_FIGURES),
+    page="|".join(CATALOGUE_PAGES),
+
+
+def code(script, *modules):
+    """The hash of ``workflow/scripts/catalogue/<script>`` and of every package module it reaches."""
+    path = Path(workflow.basedir) / "workflow" / "scripts" / "catalogue" / script
+    return sources.code_sha256(str(path), *modules)
+
+
+def train_code(wildcards):
+    """A Keras job runs the Keras reference's code, a PyTorch job the port's: not each other's."""
+    trainer = (
+        "gapstudy.catalogue.keras_ref"
+        if wildcards.arm == cat.KERAS
+        else "gapstudy.catalogue.torch_port"
+    )
+    return code("train.py", trainer)
+
+
+def case_dataset(wildcards):
+    return paths.DATASET.format(dataset=cat.CASES[wildcards.case].dataset)
+
+
+def case_settings(wildcards):
+    return canonical(dict(cat.CASES[wildcards.case].settings))
+
+
+def arm_switches(wildcards):
+    return canonical(cat.arm_switches(wildcards.case, wildcards.arm))
+
+
+def level_percent():
+    return f"{100 * config['statistics']['confidence_level']:g}"
+
+
+def run_tables():
+    return [paths.RUNS.format(case=case, arm=arm) for case, arm in ARMS]
+
+
+def trace_results():
+    return [paths.TRACE_RESULT.format(case=case, arm=arm) for case, arm in TRACES]

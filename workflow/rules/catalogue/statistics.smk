@@ -1,0 +1,33 @@
+rule catalogue_statistics:
+    input:
+        runs=run_tables(),
+        traces=trace_results(),
+    output:
+        runs=paths.table("runs"),
+        arms=paths.table("arms"),
+        traces=paths.table("traces"),
+        pitfalls=paths.table("pitfalls"),
+    log:
+        paths.log("statistics"),
+    benchmark:
+        paths.benchmark("statistics")
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        statistics=canonical(config["statistics"]),
+        code=code("statistics.py"),
+    script:
+        "../../scripts/catalogue/statistics.py"
+
+
+rule catalogue_environment:
+    output:
+        paths.ENVIRONMENT,
+    log:
+        paths.log("environment"),
+    conda:
+        "../../envs/train.yaml"
+    params:
+        code=code("environment.py"),
+    script:
+        "../../scripts/catalogue/environment.py"

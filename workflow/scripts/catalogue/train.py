@@ -1,0 +1,24 @@
+"""Snakemake → gapstudy.catalogue.run: one arm of one case over its seeds, one CSV row per seed."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from gapstudy.runtime import limit_threads
+
+limit_threads(snakemake.threads)
+
+from gapstudy import runtime  # noqa: E402
+from gapstudy.catalogue import data, run  # noqa: E402
+from gapstudy.io import atomic_path, open_log  # noqa: E402
+
+log = open_log(snakemake.log[0])
+p = snakemake.params
+rows = run.train_arm(p.case, p.arm, data.load(snakemake.input.npz), p.seeds, p.epochs, log=log)
+versions = runtime.versions()
+table = pd.DataFrame(rows).assign(threads=snakemake.threads, torch=versions.get("torch"),
+                                  tensorflow=versions.get("tensorflow") or versions.get("tensorflow-cpu"),
+                                  keras=versions.get("keras"))
+with atomic_path(Path(snakemake.output.runs)) as tmp:
+    table.to_csv(tmp, index=False)
+log(f"{p.case}/{p.arm}: {len(rows)} seeds")
