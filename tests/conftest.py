@@ -70,3 +70,17 @@ def run_tiny_study(workdir):
 def study(tmp_path_factory):
     """The tiny study, run once from a scratch copy of the repository to its report."""
     return run_tiny_study(copy_repo(tmp_path_factory.mktemp("study")))
+
+
+def run_tiny_catalogue(workdir):
+    from gapstudy.catalogue import paths
+
+    snakemake(workdir, "--cores", "2", "--configfile", "config/catalogue_tiny.yaml")
+    snakemake(workdir, "--cores", "2", "--configfile", "config/catalogue_tiny.yaml", "--report", paths.REPORT)
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def catalogue(tmp_path_factory):
+    """The tiny catalogue (every case and pitfall, 3 seeds, 1 epoch), run once from a scratch copy to its report."""
+    return run_tiny_catalogue(copy_repo(tmp_path_factory.mktemp("catalogue")))

@@ -67,3 +67,23 @@ def test_the_browser_console_shows_no_errors(study, browser):
     open_report(browser, study / "results/report.html", "Answer (on")
     load_every_result(browser)
     assert console_errors(browser) == []
+
+
+def test_the_catalogue_report_shows_its_ranked_table_and_every_result_loads(catalogue, browser):
+    from gapstudy.catalogue import cases, paths
+    from gapstudy.catalogue.figures import FIGURES
+    from gapstudy.catalogue.pages import PAGES
+
+    report = catalogue / paths.REPORT
+    text = open_report(browser, report, "The catalogue, ranked")
+    assert "PyTorch ↔ Keras porting pitfalls" in text and "first divergence (step, tensor)" in text
+    for pitfall in cases.PITFALLS.values():
+        assert pitfall.source in text
+    tops = browser.execute_script(
+        "return [...document.querySelectorAll('div.document h1')].map(h => h.getBoundingClientRect().top)")
+    assert tops and min(tops) >= 0, tops
+    results = load_every_result(browser)
+    assert {path: status for path, status in results.items() if status != "ok"} == {}
+    assert {p for p in results if p.endswith(".png")} == {paths.figure(name) for name in FIGURES}
+    assert {p for p in results if p.endswith(".html")} == {paths.page(name) for name in [*PAGES, "provenance"]}
+    assert console_errors(browser) == []

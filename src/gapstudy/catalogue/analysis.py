@@ -47,6 +47,20 @@ def _by_seed(runs: pd.DataFrame, case: str, arm: str, column: str) -> pd.Series:
     return pd.Series(rows[column].to_numpy(dtype=float), index=rows["seed"].to_numpy())
 
 
+def paired_p(diff) -> float:
+    """Two-sided paired t-test that the mean per-seed log ratio ``diff`` (shape (n,)) is 0.
+
+    Differences without spread are decided exactly: all zero, p = 1 (the
+    pitfall changed no bit); all alike and not zero, p = 0.
+    """
+    diff = np.asarray(diff, dtype=float)
+    if len(diff) < 2:
+        return float("nan")
+    if np.ptp(diff) == 0:
+        return 1.0 if diff[0] == 0 else 0.0
+    return float(sps.ttest_1samp(diff, 0.0).pvalue)
+
+
 def arm_table(runs: pd.DataFrame, level: float) -> pd.DataFrame:
     """Per case and arm: the geometric mean of the case's metric with a t-interval on the log scale."""
     rows = []
@@ -83,8 +97,7 @@ def pitfall_table(runs: pd.DataFrame, lockstep: dict, level: float, margin: floa
             seeds = sorted(set(only.index) & set(fixed.index) & set(port.index))
             diff = only[seeds].to_numpy() - fixed[seeds].to_numpy()
             low, high = stats.mean_ci(diff, level)
-            p_value = float(sps.ttest_rel(only[seeds], fixed[seeds]).pvalue) if len(seeds) >= 2 and diff.std() > 0 \
-                else (1.0 if len(seeds) >= 2 else np.nan)
+            p_value = paired_p(diff)
             share = share_low = share_high = np.nan
             if len(seeds) >= 2 and len(keras) >= 2:
                 aligned = [x[seeds].to_numpy() for x in (port, only, fixed)]

@@ -17,14 +17,10 @@ import time
 import numpy as np
 
 from gapstudy.catalogue.cases import CASES
-from gapstudy.catalogue.scores import scores
+from gapstudy.catalogue.scores import n_outputs, scores
 
 LOSSES = {"regression": "mean_squared_error", "multiclass": "sparse_categorical_crossentropy",
           "binary": "binary_crossentropy"}
-
-
-def n_outputs(task: str, y_train) -> int:
-    return int(np.max(y_train)) + 1 if task == "multiclass" else 1
 
 
 def build(case: str, input_shape: tuple, outputs: int, seed: int):

@@ -21,6 +21,7 @@ import pandas as pd
 
 from gapstudy.catalogue import keras_ref, torch_port
 from gapstudy.catalogue.cases import CASES, FIXED, arm_switches
+from gapstudy.catalogue.scores import n_outputs
 
 KINDS = ("initial weights", "input", "layer output", "loss", "gradient", "Adam moment", "updated weight",
          "BatchNorm statistic", "validation output")
@@ -98,7 +99,7 @@ def init_rows(case: str, switches: dict, data: dict, seed: int) -> list[dict]:
     from scipy import stats
 
     c = CASES[case]
-    outputs = keras_ref.n_outputs(c.task, data["y_train"])
+    outputs = n_outputs(c.task, data["y_train"])
     shape = data["X_train"].shape[1:]
     k_draws, p_draws = [], []
     for i in range(INIT_DRAWS):

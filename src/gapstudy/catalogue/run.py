@@ -8,18 +8,25 @@ versions that computed them are in the job's own record (``environment``).
 
 from __future__ import annotations
 
+import importlib
 import json
 
 from gapstudy.catalogue.cases import CASES, KERAS, arm_switches
+
+# Each arm's trainer, named (not imported) here: a job's code hash holds its own trainer only, so that an
+# edit of the PyTorch ports retrains no Keras reference (workflow/rules/catalogue/common.smk).
+TRAINERS = {"keras": "gapstudy.catalogue.keras_ref", "torch": "gapstudy.catalogue.torch_port"}
+
+
+def trainer(arm: str) -> str:
+    """The module whose ``train`` trains ``arm``."""
+    return TRAINERS["keras" if arm == KERAS else "torch"]
 
 
 def train_arm(case: str, arm: str, data: dict, seeds, epochs: int | None = None, log=print) -> list[dict]:
     """Train ``arm`` of ``case`` once per seed; ``epochs`` overrides the case's (the tiny config)."""
     switches = arm_switches(case, arm)
-    if arm == KERAS:
-        from gapstudy.catalogue.keras_ref import train
-    else:
-        from gapstudy.catalogue.torch_port import train
+    train = importlib.import_module(trainer(arm)).train
     rows = []
     for seed in seeds:
         result = train(case, data, seed, epochs) if arm == KERAS else train(case, switches, data, seed, epochs)

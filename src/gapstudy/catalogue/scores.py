@@ -30,3 +30,8 @@ def scores(task: str, y_true, output) -> dict:
         return {"val_log_loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
                 "val_accuracy": float(np.mean((p > 0.5) == (y == 1)))}
     raise ValueError(f"unknown task {task!r}; allowed: regression, multiclass, binary")
+
+
+def n_outputs(task: str, y_train) -> int:
+    """Units of a case's output layer: one per class of a multiclass task, else one."""
+    return int(np.max(y_train)) + 1 if task == "multiclass" else 1

@@ -21,7 +21,7 @@ from collections import OrderedDict
 import numpy as np
 
 from gapstudy.catalogue.cases import CASES, SWITCHES
-from gapstudy.catalogue.scores import scores
+from gapstudy.catalogue.scores import n_outputs, scores
 
 # The value of every switch that makes a port do what Keras does.
 KERAS_MATCHING = {"target_shape": "matched", "init": "keras", "adam": "keras", "output": "logits",
@@ -176,8 +176,6 @@ class Port:
 
     def __init__(self, case: str, switches: dict, data: dict, seed: int):
         import torch
-
-        from gapstudy.catalogue.keras_ref import n_outputs
 
         self.case, self.c = case, CASES[case]
         self.s, self.sw = self.c.settings, resolve(switches)

@@ -10,6 +10,7 @@ from gapstudy import sources
 from gapstudy.catalogue import cases as cat
 from gapstudy.catalogue import config as catalogue_config
 from gapstudy.catalogue import paths
+from gapstudy.catalogue import run as catalogue_run
 from gapstudy.catalogue.figures import FIGURES as CATALOGUE_FIGURES
 from gapstudy.catalogue.pages import PAGES as CATALOGUE_PAGES
 
@@ -60,12 +61,7 @@ def code(script, *modules):
 
 def train_code(wildcards):
     """A Keras job runs the Keras reference's code, a PyTorch job the port's: not each other's."""
-    trainer = (
-        "gapstudy.catalogue.keras_ref"
-        if wildcards.arm == cat.KERAS
-        else "gapstudy.catalogue.torch_port"
-    )
-    return code("train.py", trainer)
+    return code("train.py", catalogue_run.trainer(wildcards.arm))
 
 
 def case_dataset(wildcards):

@@ -1,0 +1,266 @@
+"""The catalogue of porting pitfalls: its registry, data, ports, lock-step, statistics and front page."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gapstudy.runtime import limit_threads
+
+limit_threads(1)
+keras = pytest.importorskip("keras")
+torch = pytest.importorskip("torch")
+
+from gapstudy.catalogue import analysis, answer, cases, data, keras_ref, lockstep, scores, torch_port  # noqa: E402
+from gapstudy.catalogue import config as catalogue_config  # noqa: E402
+from gapstudy.config import ConfigError  # noqa: E402
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def datasets():
+    return {}
+
+
+def dataset_of(datasets, case):
+    name = cases.CASES[case].dataset
+    if name not in datasets:
+        datasets[name] = data.make(name)
+    return datasets[name]
+
+
+# ------------------------------------------------------------------ the registry
+
+
+def test_at_least_twelve_pitfalls_across_four_families_each_with_its_story():
+    assert len(cases.PITFALLS) >= 12
+    assert len({cases.CASES[p.case].family for p in cases.PITFALLS.values()}) >= 4
+    for p in cases.PITFALLS.values():
+        assert p.source.startswith("https://") and " " not in p.source, p.name
+        assert all(len(text) > 10 for text in (p.title, p.description, p.fix, p.symptom)), p.name
+        switch = cases.SWITCHES[p.switch]
+        assert {p.pitfall, p.fixed} <= set(switch.values) and p.pitfall != p.fixed
+        assert torch_port.KERAS_MATCHING[p.switch] == p.fixed, p.name
+    # The seed question is the first case, its pitfall the target broadcast.
+    first = next(iter(cases.CASES.values()))
+    assert first.name == "seed" and "target_broadcast" in first.pitfalls
+
+
+def test_arms_set_one_pitfall_at_a_time_on_the_fixed_port():
+    for case in cases.CASES.values():
+        fixed = cases.arm_switches(case.name, cases.FIXED)
+        port = cases.arm_switches(case.name, cases.PORT)
+        assert set(fixed) == set(port) == {cases.PITFALLS[n].switch for n in case.pitfalls}
+        for name in case.pitfalls:
+            only = cases.arm_switches(case.name, name)
+            changed = {k for k in only if only[k] != fixed[k]}
+            assert changed == {cases.PITFALLS[name].switch}
+            assert only[cases.PITFALLS[name].switch] == port[cases.PITFALLS[name].switch]
+    with pytest.raises(KeyError, match="has no arm 'bn_momentum'"):
+        cases.arm_switches("seed", "bn_momentum")
+
+
+def test_a_switch_value_that_does_not_exist_is_refused_by_name():
+    with pytest.raises(KeyError, match="unknown switch 'nope'"):
+        torch_port.resolve({"nope": "x"})
+    with pytest.raises(ValueError, match="switch reduction: 'median' is not one of sum, mean"):
+        torch_port.resolve({"reduction": "median"})
+
+
+# ------------------------------------------------------------------ data
+
+
+def test_datasets_are_generated_or_bundled_and_fixed_by_their_split_seed(datasets):
+    for name in data.DATASETS:
+        arrays = data.make(name)
+        again = data.make(name)
+        assert all(arrays[k].tobytes() == again[k].tobytes() for k in data.ARRAYS), name
+        assert len(arrays["X_train"]) == len(arrays["y_train"]) and len(arrays["X_val"]) == len(arrays["y_val"])
+        assert arrays["X_train"].dtype == np.float32
+    digits = data.make("digits_sorted")
+    assert np.all(np.diff(digits["y_train"]) >= 0)  # stored sorted by class
+    assert data.make("digits_images")["X_train"].shape[1:] == (8, 8, 1)
+    # The seed case is the user's data set.
+    from gapstudy.data import make_dataset
+
+    np.testing.assert_array_equal(data.make("seed")["X_val"], make_dataset().X_val.astype(np.float32))
+
+
+# ------------------------------------------------------------------ the ports against Keras
+
+
+def test_keras_adam_in_torch_is_keras_adam():
+    """The fixed ports' optimizer: Keras' update rule, checked against keras.optimizers.Adam itself."""
+    rng = np.random.default_rng(0)
+    w0 = rng.normal(size=(5, 3)).astype(np.float32)
+    grads = [rng.normal(scale=1e-3, size=(5, 3)).astype(np.float32) for _ in range(5)]
+    k_var = keras.Variable(w0)
+    k_opt = keras.optimizers.Adam(learning_rate=1e-2, beta_2=0.999, epsilon=1e-7)
+    t_var = torch.nn.Parameter(torch.from_numpy(w0.copy()))
+    t_opt = torch_port.make_keras_adam()([t_var], 1e-2, (0.9, 0.999), 1e-7)
+    plain = torch.nn.Parameter(torch.from_numpy(w0.copy()))
+    p_opt = torch.optim.Adam([plain], lr=1e-2, betas=(0.9, 0.999), eps=1e-7)
+    for g in grads:
+        k_opt.apply([keras.ops.convert_to_tensor(g)], [k_var])
+        t_var.grad = torch.from_numpy(g)
+        t_opt.step()
+        plain.grad = torch.from_numpy(g)
+        p_opt.step()
+    np.testing.assert_allclose(t_var.detach().numpy(), np.asarray(k_var), rtol=1e-6, atol=1e-7)
+    # torch.optim.Adam (the pitfall) is not: the difference the adam_epsilon pitfall measures.
+    assert np.max(np.abs(plain.detach().numpy() - np.asarray(k_var))) > 1e-6
+
+
+def test_the_keras_trace_is_the_step_fit_takes(datasets):
+    """keras_ref.Traced (one step, layer by layer) updates the weights as train_on_batch does (fit's step)."""
+    case = "digits_mlp"  # an L2 regulariser and clipnorm: both must be in the traced step
+    d = dataset_of(datasets, case)
+    traced = keras_ref.Traced(case, d, seed=3)
+    model = keras_ref.build(case, d["X_train"].shape[1:], scores.n_outputs("multiclass", d["y_train"]), 3)
+    x, y = d["X_train"][:32], d["y_train"][:32]
+    for _ in range(3):
+        recorded = dict(traced.step(x, y, np.ones((1,), np.float32)))
+        loss = model.train_on_batch(x, y)
+    for layer in model.layers:
+        for w in layer.trainable_weights:
+            np.testing.assert_allclose(recorded[f"{layer.name}.{w.name}"], w.numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(recorded["loss"], loss, rtol=1e-5)
+
+
+def test_weights_go_from_keras_to_the_port_and_back_unchanged(datasets):
+    for case in cases.CASES:
+        d = dataset_of(datasets, case)
+        k = keras_ref.Traced(case, d, seed=1)
+        port = torch_port.Traced(case, cases.arm_switches(case, cases.PORT), d, seed=1,
+                                 keras_weights=k.initial_weights())
+        mine, theirs = k.initial_weights(), port.initial_weights()
+        assert set(mine) == set(theirs), case
+        for name in mine:
+            assert mine[name].tobytes() == theirs[name].astype(mine[name].dtype).tobytes(), (case, name)
+
+
+def _trace(datasets, case, arm):
+    return lockstep.trace(case, arm, dataset_of(datasets, case), seed=0, epochs=1, atol=1e-6, rtol=1e-3,
+                          log=lambda *a: None)
+
+
+@pytest.mark.parametrize("case", ["seed", "digits_mlp", "adding_lstm"])
+def test_the_fixed_port_stays_with_keras_for_a_whole_epoch(datasets, case):
+    steps, result = _trace(datasets, case, cases.FIXED)
+    assert not result["diverges"], result
+    assert result["steps"] == int(np.ceil(len(dataset_of(datasets, case)["X_train"]) / 32))
+    # Every kind of tensor is compared, in the order a step computes it.
+    step1 = steps[steps["step"] == 1]
+    kinds = list(dict.fromkeys(step1["kind"]))
+    assert kinds[:4] == ["input", "layer output", "loss", "gradient"]
+    assert kinds[4:6] == ["Adam moment", "updated weight"]
+
+
+@pytest.mark.parametrize("case, arm, step, tensor", [
+    ("seed", "target_broadcast", 1, "loss"),  # the seed question: step 1, the loss
+    ("seed", "dense_init", 0, "initial hidden.kernel"),
+    ("digits_mlp", "unshuffled", 1, "input"),
+    ("digits_mlp", "clipnorm_global", 1, "adam m hidden.kernel"),
+    ("digits_cnn", "bn_momentum", 1, "bn1.moving_mean"),
+    ("digits_cnn", "bn_epsilon", 1, "bn1"),
+    ("digits_cnn", "forgotten_eval", 45, "validation output"),
+    ("adding_lstm", "lstm_two_biases", 1, "lstm.bias"),
+    ("adding_lstm", "lr_schedule_per_epoch", 2, "output.bias"),
+])
+def test_each_pitfall_first_leaves_keras_with_its_own_signature(datasets, case, arm, step, tensor):
+    _, result = _trace(datasets, case, arm)
+    assert (result["first_step"], result["first_tensor"]) == (step, tensor), result
+    if (case, arm) == ("seed", "target_broadcast"):
+        assert result["forward_equal"] and result["equal_before_it"] > 0
+
+
+def test_training_a_port_is_deterministic_and_pairs_by_seed(datasets):
+    d = dataset_of(datasets, "cancer_mlp")
+    a = torch_port.train("cancer_mlp", cases.arm_switches("cancer_mlp", cases.FIXED), d, seed=4, epochs=2)
+    b = torch_port.train("cancer_mlp", cases.arm_switches("cancer_mlp", cases.FIXED), d, seed=4, epochs=2)
+    c = torch_port.train("cancer_mlp", cases.arm_switches("cancer_mlp", cases.FIXED), d, seed=5, epochs=2)
+    assert a["val_log_loss"] == b["val_log_loss"] and a["train_loss"] == b["train_loss"]
+    assert a["val_log_loss"] != c["val_log_loss"]
+
+
+# ------------------------------------------------------------------ statistics
+
+
+def _synthetic_runs(effects: dict, n=12, sd=0.05, gap=np.log(3.0)):
+    """Runs of one case whose pitfalls multiply the fixed port's metric by known factors, paired by seed."""
+    rng = np.random.default_rng(1)
+    case = cases.CASES["digits_mlp"]
+    base = rng.normal(np.log(0.2), sd, n)
+    rows = [{"case": case.name, "arm": "keras", "seed": s, "val_log_loss": float(np.exp(v)),
+             "val_accuracy": 0.9} for s, v in enumerate(rng.normal(np.log(0.2), sd, n))]
+    rows += [{"case": case.name, "arm": "fixed", "seed": s, "val_log_loss": float(np.exp(v)), "val_accuracy": 0.9}
+             for s, v in enumerate(base)]
+    rows += [{"case": case.name, "arm": "port", "seed": s, "val_log_loss": float(np.exp(v + gap)),
+              "val_accuracy": 0.8} for s, v in enumerate(base)]
+    for name in case.pitfalls:
+        noise = rng.normal(0, 0.01, n)
+        noise -= noise.mean()  # centred: the paired effect is exactly the one built in
+        rows += [{"case": case.name, "arm": name, "seed": s, "val_log_loss": float(np.exp(v + np.log(effects[name]) + e)),
+                  "val_accuracy": 0.9} for s, (v, e) in enumerate(zip(base, noise))]
+    return pd.DataFrame(rows)
+
+
+def test_effects_shares_and_verdicts_recover_what_was_built_in():
+    effects = {"double_softmax": 1.5, "sum_reduction": 1.0, "l2_weight_decay": 1.1, "clipnorm_global": 0.9,
+               "unshuffled": 3.0}
+    table = analysis.pitfall_table(_synthetic_runs(effects), {}, 0.95, 1.2, 0.05, 500, 0)
+    rows = table.set_index("pitfall")
+    for name, effect in effects.items():
+        r = rows.loc[name]
+        assert r["effect_ci_low"] < effect * 1.02 and r["effect_ci_high"] > effect / 1.02, name
+        assert bool(r["effect_measured"]) == (effect != 1.0), name
+    assert rows.loc["unshuffled", "share_of_gap"] == pytest.approx(1.0, abs=0.05)  # ×3 of a ×3 gap
+    assert rows.loc["sum_reduction", "share_ci_low"] < 0 < rows.loc["sum_reduction", "share_ci_high"]
+    assert list(table["pitfall"][:2]) == ["unshuffled", "double_softmax"]  # ranked by size
+    assert table["fixed_equivalent"].all()  # the fixed port and Keras were drawn alike
+    front = analysis.front_table(table)
+    assert list(front.columns) == ["rank", "pitfall", "model", "what the user sees", "effect (CI)", "share of gap",
+                                   "fixed = Keras? (TOST, power)", "first divergence (step, tensor)", "source"]
+    null = front[front["pitfall"] == cases.PITFALLS["sum_reduction"].title]["effect (CI)"].iloc[0]
+    assert "no effect measured" in null
+
+
+def test_the_front_page_is_valid_rst_with_every_pitfall_and_its_source():
+    from docutils.core import publish_doctree
+
+    effects = {"double_softmax": 1.5, "sum_reduction": 1.0, "l2_weight_decay": 1.1, "clipnorm_global": 0.9,
+               "unshuffled": 3.0}
+    table = analysis.pitfall_table(_synthetic_runs(effects), {}, 0.95, 1.2, 0.05, 200, 0)
+    config = catalogue_config.validate(__import__("yaml").safe_load((ROOT / "config/catalogue.yaml").read_text()))
+    text = answer.front_page(table, config, {"versions": {"torch": "x"}})
+    doctree = publish_doctree(text, settings_overrides={"report_level": 5, "halt_level": 5,
+                                                          "warning_stream": False})
+    messages = [m.astext() for m in doctree.findall() if m.tagname == "system_message"]
+    assert messages == []
+    for name in effects:
+        assert cases.PITFALLS[name].source in text
+    assert "clip_grad_norm_" in doctree.astext()
+
+
+# ------------------------------------------------------------------ config
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["catalogue"].update(cases=["seed", "mnist"]), "catalogue.cases: 'mnist' is not a case; allowed: seed"),
+    (lambda c: c["catalogue"].update(seeds=[0]), "catalogue.seeds: [0] is not allowed"),
+    (lambda c: c["lockstep"].update(rtol=-1), "lockstep.rtol: -1 is not allowed; allowed: a number ≥ 0"),
+    (lambda c: c["statistics"].update(equivalence_margin=0.9), "statistics.equivalence_margin: 0.9"),
+    (lambda c: c.update(variants={}), "variants: unknown key of the catalogue config"),
+    (lambda c: c["catalogue"].update(epoch=3), "catalogue.epoch: unknown key"),
+])
+def test_bad_catalogue_config_is_refused_naming_key_value_and_what_is_allowed(edit, message):
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config/catalogue.yaml").read_text())
+    catalogue_config.validate(json.loads(json.dumps(config)))
+    edit(config)
+    with pytest.raises(ConfigError) as error:
+        catalogue_config.validate(config)
+    assert message in str(error.value)
