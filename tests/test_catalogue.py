@@ -12,7 +12,7 @@ limit_threads(1)
 keras = pytest.importorskip("keras")
 torch = pytest.importorskip("torch")
 
-from gapstudy.catalogue import analysis, answer, cases, data, keras_ref, lockstep, scores, torch_port  # noqa: E402
+from gapstudy.catalogue import analysis, answer, cases, data, keras_ref, lockstep, scores, stories, torch_port  # noqa: E402
 from gapstudy.catalogue import config as catalogue_config  # noqa: E402
 from gapstudy.config import ConfigError  # noqa: E402
 
@@ -37,9 +37,11 @@ def dataset_of(datasets, case):
 def test_at_least_twelve_pitfalls_across_four_families_each_with_its_story():
     assert len(cases.PITFALLS) >= 12
     assert len({cases.CASES[p.case].family for p in cases.PITFALLS.values()}) >= 4
+    assert set(stories.STORIES) == set(cases.PITFALLS)
     for p in cases.PITFALLS.values():
-        assert p.source.startswith("https://") and " " not in p.source, p.name
-        assert all(len(text) > 10 for text in (p.title, p.description, p.fix, p.symptom)), p.name
+        story = stories.STORIES[p.name]
+        assert story.source.startswith("https://") and " " not in story.source, p.name
+        assert all(len(text) > 10 for text in (story.title, story.description, story.fix, story.symptom)), p.name
         switch = cases.SWITCHES[p.switch]
         assert {p.pitfall, p.fixed} <= set(switch.values) and p.pitfall != p.fixed
         assert torch_port.KERAS_MATCHING[p.switch] == p.fixed, p.name
@@ -126,7 +128,7 @@ def test_the_keras_trace_is_the_step_fit_takes(datasets):
     for layer in model.layers:
         for w in layer.trainable_weights:
             np.testing.assert_allclose(recorded[f"{layer.name}.{w.name}"], w.numpy(), rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(recorded["loss"], loss, rtol=1e-5)
+    np.testing.assert_allclose(recorded["loss"] + recorded["L2 penalty"], loss, rtol=1e-5)
 
 
 def test_weights_go_from_keras_to_the_port_and_back_unchanged(datasets):
@@ -146,7 +148,7 @@ def _trace(datasets, case, arm):
                           log=lambda *a: None)
 
 
-@pytest.mark.parametrize("case", ["seed", "digits_mlp", "adding_lstm"])
+@pytest.mark.parametrize("case", ["seed", "digits_mlp", "cancer_mlp", "adding_lstm"])
 def test_the_fixed_port_stays_with_keras_for_a_whole_epoch(datasets, case):
     steps, result = _trace(datasets, case, cases.FIXED)
     assert not result["diverges"], result
@@ -154,12 +156,15 @@ def test_the_fixed_port_stays_with_keras_for_a_whole_epoch(datasets, case):
     # Every kind of tensor is compared, in the order a step computes it.
     step1 = steps[steps["step"] == 1]
     kinds = list(dict.fromkeys(step1["kind"]))
-    assert kinds[:4] == ["input", "layer output", "loss", "gradient"]
-    assert kinds[4:6] == ["Adam moment", "updated weight"]
+    assert kinds == ["input", "layer output", "loss input", "loss", "gradient", "Adam moment", "updated weight"]
 
 
 @pytest.mark.parametrize("case, arm, step, tensor", [
     ("seed", "target_broadcast", 1, "loss"),  # the seed question: step 1, the loss
+    ("digits_mlp", "double_softmax", 1, "loss input"),  # probabilities where Keras' loss takes logits
+    ("digits_mlp", "sum_reduction", 1, "loss"),
+    ("digits_mlp", "l2_weight_decay", 1, "L2 penalty"),
+    ("cancer_mlp", "sigmoid_bce_logits", 1, "loss input"),
     ("seed", "dense_init", 0, "initial hidden.kernel"),
     ("digits_mlp", "unshuffled", 1, "input"),
     ("digits_mlp", "clipnorm_global", 1, "adam m hidden.kernel"),
@@ -223,7 +228,7 @@ def test_effects_shares_and_verdicts_recover_what_was_built_in():
     front = analysis.front_table(table)
     assert list(front.columns) == ["rank", "pitfall", "model", "what the user sees", "effect (CI)", "share of gap",
                                    "fixed = Keras? (TOST, power)", "first divergence (step, tensor)", "source"]
-    null = front[front["pitfall"] == cases.PITFALLS["sum_reduction"].title]["effect (CI)"].iloc[0]
+    null = front[front["pitfall"] == stories.STORIES["sum_reduction"].title]["effect (CI)"].iloc[0]
     assert "no effect measured" in null
 
 
@@ -234,14 +239,14 @@ def test_the_front_page_is_valid_rst_with_every_pitfall_and_its_source():
                "unshuffled": 3.0}
     table = analysis.pitfall_table(_synthetic_runs(effects), {}, 0.95, 1.2, 0.05, 200, 0)
     config = catalogue_config.validate(__import__("yaml").safe_load((ROOT / "config/catalogue.yaml").read_text()))
-    text = answer.front_page(table, config, {"versions": {"torch": "x"}})
+    text = answer.front_page(table, config, {"torch": ["2.13.0"], "keras": ["3.x"]})
     doctree = publish_doctree(text, settings_overrides={"report_level": 5, "halt_level": 5,
                                                           "warning_stream": False})
     messages = [m.astext() for m in doctree.findall() if m.tagname == "system_message"]
     assert messages == []
     for name in effects:
-        assert cases.PITFALLS[name].source in text
-    assert "clip_grad_norm_" in doctree.astext()
+        assert stories.STORIES[name].source in text
+    assert "clip_grad_norm_" in doctree.astext() and "torch 2.13.0" in doctree.astext()
 
 
 # ------------------------------------------------------------------ config
@@ -264,3 +269,18 @@ def test_bad_catalogue_config_is_refused_naming_key_value_and_what_is_allowed(ed
     with pytest.raises(ConfigError) as error:
         catalogue_config.validate(config)
     assert message in str(error.value)
+
+
+def test_a_trainer_hashes_its_own_code_and_no_prose():
+    """A Keras job's code hash holds no PyTorch port and a port's no Keras reference; neither holds the
+    pitfalls' prose (gapstudy.catalogue.stories), so a corrected sentence retrains nothing."""
+    from gapstudy import sources
+    from gapstudy.catalogue import run
+
+    script = str(ROOT / "workflow/scripts/catalogue/train.py")
+    keras_side, torch_side = (set(sources.closure((script, run.trainer(arm)))) for arm in (cases.KERAS, "fixed"))
+    assert "gapstudy.catalogue.keras_ref" in keras_side and "gapstudy.catalogue.torch_port" not in keras_side
+    assert "gapstudy.catalogue.torch_port" in torch_side and "gapstudy.catalogue.keras_ref" not in torch_side
+    assert "gapstudy.catalogue.stories" not in keras_side | torch_side
+    lock = set(sources.closure((str(ROOT / "workflow/scripts/catalogue/lockstep.py"),)))
+    assert "gapstudy.catalogue.stories" not in lock

@@ -51,7 +51,7 @@ def test_the_front_page_is_built_from_the_tables(catalogue):
     for _, r in table.iterrows():
         assert r["source"] in front
         assert f"×{r['effect_ratio']:.3g} ({r['effect_ci_low']:.3g} to {r['effect_ci_high']:.3g})" in front
-        assert f"step {int(r['first_step'])}, " in front
+        assert f"step {int(r['first_step'])}" in front
     assert f"{len(table)} pitfalls in 5 cases of 4 model families" in front
     report = catalogue / paths.REPORT
     assert report.stat().st_size > 100_000
@@ -86,7 +86,7 @@ def test_a_finished_catalogue_has_nothing_to_rerun_and_an_edit_reruns_only_what_
 def test_bad_catalogue_config_stops_before_any_job(tmp_path):
     from conftest import copy_repo
 
-    work = copy_repo(tmp_path / "bad")
+    work = copy_repo(tmp_path)
     config = yaml.safe_load((ROOT / CONFIG).read_text())
     config["catalogue"]["cases"] = ["seed", "imagenet"]
     (work / "config/bad.yaml").write_text(yaml.safe_dump(config))

@@ -44,7 +44,7 @@ def test_rule_envs_use_the_same_versions(env):
 
 
 def test_every_rule_names_an_existing_conda_env():
-    rules = (ROOT / "workflow" / "rules").glob("*.smk")
+    rules = (ROOT / "workflow" / "rules").rglob("*.smk")  # the catalogue's too
     for path in rules:
         for env in re.findall(r'conda:\s*\n\s*"([^"]+)"', path.read_text()):
             assert (path.parent / env).resolve().is_file(), f"{path.name}: {env}"

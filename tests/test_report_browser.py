@@ -70,15 +70,15 @@ def test_the_browser_console_shows_no_errors(study, browser):
 
 
 def test_the_catalogue_report_shows_its_ranked_table_and_every_result_loads(catalogue, browser):
-    from gapstudy.catalogue import cases, paths
+    from gapstudy.catalogue import paths, stories
     from gapstudy.catalogue.figures import FIGURES
     from gapstudy.catalogue.pages import PAGES
 
     report = catalogue / paths.REPORT
     text = open_report(browser, report, "The catalogue, ranked")
     assert "PyTorch ↔ Keras porting pitfalls" in text and "first divergence (step, tensor)" in text
-    for pitfall in cases.PITFALLS.values():
-        assert pitfall.source in text
+    for story in stories.STORIES.values():
+        assert story.source in text
     tops = browser.execute_script(
         "return [...document.querySelectorAll('div.document h1')].map(h => h.getBoundingClientRect().top)")
     assert tops and min(tops) >= 0, tops

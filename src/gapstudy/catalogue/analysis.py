@@ -28,7 +28,8 @@ import pandas as pd
 from scipy import stats as sps
 
 from gapstudy import stats
-from gapstudy.catalogue.cases import CASES, FAMILIES, FIXED, KERAS, PITFALLS, PORT
+from gapstudy.catalogue.cases import CASES, FAMILIES, FIXED, KERAS, PORT
+from gapstudy.catalogue.stories import STORIES
 
 T_PAIRED = stats.T_PAIRED
 ARM_COLUMNS = ["case", "arm", "metric", "n", "geometric_mean", "ci_low", "ci_high", "mean_accuracy", "ci_level"]
@@ -38,7 +39,8 @@ PITFALL_COLUMNS = [
     "accuracy_change", "gap_ratio", "gap_ci_low", "gap_ci_high", "share_of_gap", "share_ci_low", "share_ci_high",
     "fixed_ratio", "fixed_equivalence_ci_low", "fixed_equivalence_ci_high", "fixed_tost_p", "fixed_tost_p_holm",
     "fixed_equivalent", "fixed_power", "fixed_seeds_for_90_percent_power", "margin", "alpha", "ci_level",
-    "first_step", "first_tensor", "first_kind", "first_relative_difference", "forward_equal",
+    "diverged_seeds", "first_step", "first_epoch", "first_tensor", "first_kind", "first_relative_difference",
+    "forward_equal", "control_first_step", "control_first_tensor",
 ]
 
 
@@ -92,10 +94,14 @@ def pitfall_table(runs: pd.DataFrame, lockstep: dict, level: float, margin: floa
         tost = stats.tost_verdict(fixed.to_numpy(), keras, margin, alpha)
         tost_rows[case] = tost
         for name in c.pitfalls:
-            p = PITFALLS[name]
+            p = STORIES[name]
             only = np.log(_by_seed(runs, case, name, metric))
             seeds = sorted(set(only.index) & set(fixed.index) & set(port.index))
             diff = only[seeds].to_numpy() - fixed[seeds].to_numpy()
+            # A diverged run (a metric that is not finite) is counted and shown, never averaged or dropped silently.
+            finite = np.isfinite(diff)
+            diverged = int((~finite).sum())
+            seeds, diff = [s for s, f in zip(seeds, finite) if f], diff[finite]
             low, high = stats.mean_ci(diff, level)
             p_value = paired_p(diff)
             share = share_low = share_high = np.nan
@@ -109,6 +115,7 @@ def pitfall_table(runs: pd.DataFrame, lockstep: dict, level: float, margin: floa
                 acc_only, acc_fixed = (_by_seed(runs, case, arm, "val_accuracy") for arm in (name, FIXED))
                 accuracy = float(np.mean(acc_only[seeds].to_numpy() - acc_fixed[seeds].to_numpy()))
             trace = lockstep.get((case, name), {})
+            control = lockstep.get((case, FIXED), {})
             rows.append({
                 "pitfall": name, "case": case, "family": FAMILIES[c.family].title, "title": p.title,
                 "symptom": p.symptom, "fix": p.fix, "source": p.source, "metric": metric, "n_pairs": len(seeds),
@@ -122,10 +129,13 @@ def pitfall_table(runs: pd.DataFrame, lockstep: dict, level: float, margin: floa
                 "fixed_tost_p": tost["tost_p"], "fixed_power": tost["power"],
                 "fixed_seeds_for_90_percent_power": tost["seeds_for_90_percent_power"],
                 "margin": margin, "alpha": alpha, "ci_level": level,
-                "first_step": trace.get("first_step"), "first_tensor": trace.get("first_tensor"),
+                "diverged_seeds": diverged,
+                "first_step": trace.get("first_step"), "first_epoch": trace.get("first_epoch"),
+                "first_tensor": trace.get("first_tensor"),
                 "first_kind": trace.get("first_kind"),
                 "first_relative_difference": trace.get("first_relative_difference"),
-                "forward_equal": trace.get("forward_equal")})
+                "forward_equal": trace.get("forward_equal"),
+                "control_first_step": control.get("first_step"), "control_first_tensor": control.get("first_tensor")})
     table = pd.DataFrame(rows, columns=PITFALL_COLUMNS)
     if table.empty:
         return table
@@ -157,15 +167,23 @@ def front_table(table: pd.DataFrame) -> pd.DataFrame:
         if pd.notna(r["accuracy_change"]):
             effect += f"; accuracy {100 * r['accuracy_change']:+.1f} points"
         effect += "" if r["effect_measured"] else "; no effect measured (Holm)"
-        share = ("n/a" if pd.isna(r["share_of_gap"]) else
-                 f"{100 * r['share_of_gap']:.0f} % ({100 * r['share_ci_low']:.0f} to {100 * r['share_ci_high']:.0f} %)"
-                 + f" of ×{r['gap_ratio']:.3g}")
+        if r["diverged_seeds"]:
+            effect += f"; {int(r['diverged_seeds'])} seed(s) diverged (not in the ratio)"
+        if not r["gap_ci_low"] > 1 and not r["gap_ci_high"] < 1:
+            share = f"no gap to share: the port is ×{r['gap_ratio']:.3g} ({r['gap_ci_low']:.3g} to {r['gap_ci_high']:.3g}) of Keras"
+        elif pd.isna(r["share_of_gap"]):
+            share = "n/a"
+        else:
+            share = (f"{100 * r['share_of_gap']:.0f} % ({100 * r['share_ci_low']:.0f} to "
+                     f"{100 * r['share_ci_high']:.0f} %) of ×{r['gap_ratio']:.3g}")
         verdict = "yes" if r["fixed_equivalent"] else "not shown"
         fixed = (f"{verdict}: ×{r['fixed_ratio']:.3g} ({r['fixed_equivalence_ci_low']:.3g} to "
                  f"{r['fixed_equivalence_ci_high']:.3g}) within ×/÷{r['margin']:g}, p = {r['fixed_tost_p_holm']:.2g}, "
                  f"power {100 * r['fixed_power']:.0f} %")
         if pd.isna(r["first_step"]):
             where = "none in the traced steps"
+        elif r["first_kind"] == "validation output":
+            where = f"validation after epoch {int(r['first_epoch'])} (step {int(r['first_step'])}), {r['first_tensor']}"
         else:
             where = f"step {int(r['first_step'])}, {r['first_tensor']}"
             if r["first_step"] > 0 and r["forward_equal"]:

@@ -3,16 +3,17 @@
 A ``Switch`` is one way a port can differ from its Keras reference; its
 values are implemented by the PyTorch port (``torch_port``). A ``Pitfall``
 is a switch with the value a port carries ("pitfall") and the value that
-matches Keras ("fixed"), plus what a user reads about it: a description,
-the one-line fix, the symptom and the public source where users reported
-it. A ``Case`` is a dataset generator (``data.DATASETS``), a model family
+matches Keras ("fixed"); what a user reads about it (a description, the
+one-line fix, the symptom and the public source where users reported it)
+is its ``stories.STORIES`` entry, apart so that editing prose retrains
+nothing. A ``Case`` is a dataset generator (``data.DATASETS``), a model family
 (``FAMILIES``), a Keras reference with its settings, the PyTorch port and
 its pitfalls. The port of a case carries all of its pitfalls at once; the
 fixed port none.
 
 Adding a pitfall takes its switch here (or an existing one), the switch's
-implementation in ``torch_port``, its entry in ``PITFALLS`` and in its
-case's ``pitfalls``, and its test (``tests/test_catalogue.py``).
+implementation in ``torch_port``, its entry in ``PITFALLS``, in its case's
+``pitfalls`` and in ``stories.STORIES``, and its test (``tests/test_catalogue.py``).
 """
 
 from __future__ import annotations
@@ -83,11 +84,6 @@ class Pitfall:
     switch: str
     pitfall: str
     fixed: str
-    title: str
-    description: str
-    fix: str
-    symptom: str
-    source: str
 
 
 @dataclass(frozen=True)
@@ -145,120 +141,21 @@ class Case:
 
 
 _PITFALLS = (
-    Pitfall("target_broadcast", "seed", "target_shape", "broadcast", "matched",
-            "(N,) target against (N, 1) prediction in a hand-written loss",
-            "The posted loss torch.mean((ytrue - ypred)**2) with ytrue of shape (N,) and ypred of shape "
-            "(N, 1) broadcasts to an (N, N) matrix: every prediction is pulled towards every target of "
-            "the batch. Keras' losses align the ranks first.",
-            "ypred.view(-1) (or y.view(-1, 1)) before the loss",
-            "the loss plateaus near the target's variance; predictions collapse towards the mean",
-            "https://discuss.pytorch.org/t/400-higher-error-with-pytorch-compared-with-identical-keras-model-with-adam-optimizer/160720"),
-    Pitfall("dense_init", "seed", "init", "torch", "keras",
-            "Default initialisation of Linear layers",
-            "nn.Linear draws its kernel from kaiming_uniform(a=√5) and its bias from uniform(±1/√fan_in); "
-            "Keras' Dense uses glorot_uniform and a zero bias.",
-            "nn.init.xavier_uniform_(layer.weight); nn.init.zeros_(layer.bias)",
-            "slower or different convergence from the same architecture",
-            "https://github.com/pytorch/pytorch/issues/15314"),
-    Pitfall("adam_epsilon", "seed", "adam", "torch", "keras",
-            "Adam's epsilon: same number, different place",
-            "torch.optim.Adam adds epsilon to the bias-corrected sqrt(v̂); Keras adds it to sqrt(v) and "
-            "folds the bias corrections into the step size ('epsilon hat'), so eps=1e-7 means a "
-            "different thing in each.",
-            "eps = Keras' epsilon × sqrt(1 − β₂ᵗ) each step, or Keras' update rule in a custom optimizer",
-            "small differences, larger where gradients are small",
-            "https://github.com/tensorflow/tensorflow/issues/9047"),
-    Pitfall("double_softmax", "digits_mlp", "output", "softmax", "logits",
-            "Softmax output into CrossEntropyLoss",
-            "Keras' Dense(10, activation='softmax') with sparse_categorical_crossentropy, ported as a "
-            "Softmax layer before nn.CrossEntropyLoss, which applies log_softmax itself: a double softmax.",
-            "drop the Softmax layer; apply softmax only for predictions",
-            "slow training; the loss cannot reach zero; probabilities too flat",
-            "https://github.com/Graylab/DL4Proteins-notebooks/issues/13"),
-    Pitfall("sum_reduction", "digits_mlp", "reduction", "sum", "mean",
-            "Loss summed over the batch",
-            "A port with reduction='sum' (or a hand-written sum) multiplies the gradient by the batch "
-            "size; Keras' losses average over the batch.",
-            "reduction='mean'",
-            "training diverges or plateaus; as if the learning rate were batch-size times larger",
-            "https://pytorch.org/docs/stable/generated/torch.nn.MSELoss.html"),
-    Pitfall("l2_weight_decay", "digits_mlp", "l2", "weight_decay", "loss",
-            "kernel_regularizer=L2(λ) as Adam(weight_decay=λ)",
-            "Keras adds λ·Σw² of the kernels to the loss (a gradient of 2λw, through Adam's scaling); "
-            "Adam(weight_decay=λ) adds λ·w to every gradient, biases included: half the penalty, on "
-            "other parameters. AdamW decouples it again.",
-            "loss = loss + λ * sum((layer.weight**2).sum() for each kernel)",
-            "different regularisation strength; weights and biases shrink differently",
-            "https://bbabenko.github.io/weight-decay/"),
-    Pitfall("clipnorm_global", "digits_mlp", "clipnorm", "global", "per_variable",
-            "clipnorm as a global clip_grad_norm_",
-            "Keras' Adam(clipnorm=c) clips each variable's gradient to norm c on its own; "
-            "clip_grad_norm_(model.parameters(), c) clips the norm of all gradients together, so it "
-            "clips earlier and scales every parameter's step alike.",
-            "for p in model.parameters(): clip_grad_norm_(p, c)",
-            "smaller steps early in training",
-            "https://github.com/tensorflow/tensorflow/issues/36001"),
-    Pitfall("unshuffled", "digits_mlp", "shuffle", "none", "every_epoch",
-            "No shuffle: DataLoader's default",
-            "fit shuffles the training rows every epoch by default; DataLoader(shuffle=False) is "
-            "DataLoader's default, so a dataset stored sorted by class trains on one class at a time.",
-            "DataLoader(..., shuffle=True)",
-            "training loss oscillates; the model predicts the last classes it saw",
-            "https://github.com/Deci-AI/super-gradients/issues/416"),
-    Pitfall("sigmoid_bce_logits", "cancer_mlp", "output", "sigmoid", "logits",
-            "Sigmoid output into BCEWithLogitsLoss",
-            "Keras' Dense(1, activation='sigmoid') with binary_crossentropy, ported as a Sigmoid layer "
-            "before nn.BCEWithLogitsLoss, which applies its own sigmoid: the loss sees sigmoid(sigmoid(z)), "
-            "which never goes below 0.5 or above 0.73.",
-            "drop the Sigmoid layer; apply sigmoid only for predictions",
-            "the loss stalls near 0.5; overconfident, poorly calibrated probabilities",
-            "https://github.com/yudi-mars/daisyRec/pull/15"),
-    Pitfall("bn_momentum", "digits_cnn", "bn_momentum", "literal", "converted",
-            "BatchNorm momentum copied literally",
-            "Keras' momentum=0.99 is the weight of the old running value; PyTorch's momentum is the "
-            "weight of the new batch (default 0.1). Copied as 0.99, the running statistics are "
-            "little more than the last batch's.",
-            "nn.BatchNorm2d(c, momentum=1 - 0.99)",
-            "validation noisier and worse than training",
-            "https://github.com/pytorch/examples/issues/289"),
-    Pitfall("bn_epsilon", "digits_cnn", "bn_epsilon", "torch", "keras",
-            "BatchNorm epsilon left at PyTorch's default",
-            "Keras' BatchNormalization uses epsilon=1e-3, PyTorch's BatchNorm 1e-5: every normalised "
-            "activation differs where a channel's variance is small.",
-            "nn.BatchNorm2d(c, eps=1e-3)",
-            "tiny differences in every activation after a BatchNorm",
-            "https://github.com/gzuidhof/nn-transfer/pull/3"),
-    Pitfall("forgotten_eval", "digits_cnn", "eval_mode", "forgotten", "eval",
-            "A forgotten model.eval()",
-            "fit and predict switch Dropout and BatchNorm between training and inference themselves; in "
-            "PyTorch that is the user's job. Without model.eval(), validation runs with dropout on and "
-            "BatchNorm on batch statistics, and updates the running statistics with validation data.",
-            "model.eval() before validation or prediction (model.train() after)",
-            "noisy, worse validation metrics than Keras' for the same training",
-            "https://github.com/udacity/deep-learning-v2-pytorch/issues/3"),
-    Pitfall("lstm_init", "adding_lstm", "lstm_init", "torch", "keras",
-            "LSTM initialisation",
-            "nn.LSTM draws every weight and bias from uniform(±1/√h); Keras' LSTM uses glorot_uniform "
-            "for the input kernel, an orthogonal recurrent kernel and a zero bias with the forget "
-            "gate's at 1 (unit_forget_bias=True).",
-            "xavier_uniform_ on weight_ih, orthogonal_ on weight_hh, zero biases, forget gate's bias 1",
-            "slower learning of long dependencies",
-            "https://discuss.pytorch.org/t/initializing-rnn-gru-and-lstm-correctly/23605"),
-    Pitfall("lstm_two_biases", "adding_lstm", "lstm_bias", "two", "one",
-            "nn.LSTM's two biases",
-            "nn.LSTM has two bias vectors, bias_ih and bias_hh, that add up; both are trained, so the "
-            "effective bias moves twice as fast under Adam. Keras' LSTM has one.",
-            "nn.init.zeros_(lstm.bias_hh_l0); lstm.bias_hh_l0.requires_grad_(False)",
-            "different gate dynamics from identical weights",
-            "https://discuss.pytorch.org/t/pretrained-keras-lstm-weights-to-pytorch-lstm/110741"),
-    Pitfall("lr_schedule_per_epoch", "adding_lstm", "lr_schedule", "per_epoch", "per_batch",
-            "Learning-rate schedule stepped per epoch",
-            "A Keras LearningRateSchedule is evaluated at the optimizer's iteration count, every batch; "
-            "the usual PyTorch loop calls scheduler.step() once per epoch, so the same decay runs "
-            "steps-per-epoch times slower.",
-            "call scheduler.step() after every optimizer.step()",
-            "the learning rate stays high; a noisier, worse end of training",
-            "https://github.com/tensorflow/tensorflow/issues/52529"),
+    Pitfall("target_broadcast", "seed", "target_shape", "broadcast", "matched"),
+    Pitfall("dense_init", "seed", "init", "torch", "keras"),
+    Pitfall("adam_epsilon", "seed", "adam", "torch", "keras"),
+    Pitfall("double_softmax", "digits_mlp", "output", "softmax", "logits"),
+    Pitfall("sum_reduction", "digits_mlp", "reduction", "sum", "mean"),
+    Pitfall("l2_weight_decay", "digits_mlp", "l2", "weight_decay", "loss"),
+    Pitfall("clipnorm_global", "digits_mlp", "clipnorm", "global", "per_variable"),
+    Pitfall("unshuffled", "digits_mlp", "shuffle", "none", "every_epoch"),
+    Pitfall("sigmoid_bce_logits", "cancer_mlp", "output", "sigmoid", "logits"),
+    Pitfall("bn_momentum", "digits_cnn", "bn_momentum", "literal", "converted"),
+    Pitfall("bn_epsilon", "digits_cnn", "bn_epsilon", "torch", "keras"),
+    Pitfall("forgotten_eval", "digits_cnn", "eval_mode", "forgotten", "eval"),
+    Pitfall("lstm_init", "adding_lstm", "lstm_init", "torch", "keras"),
+    Pitfall("lstm_two_biases", "adding_lstm", "lstm_bias", "two", "one"),
+    Pitfall("lr_schedule_per_epoch", "adding_lstm", "lr_schedule", "per_epoch", "per_batch"),
 )
 PITFALLS = MappingProxyType({p.name: p for p in _PITFALLS})
 

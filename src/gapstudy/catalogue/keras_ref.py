@@ -78,7 +78,9 @@ class Traced:
     """The Keras reference, one ``fit`` step at a time, with every tensor the step computes.
 
     ``step(x, y, mask)`` returns ``[(name, array)]`` in compute order:
-    ``input``, each layer's output, ``loss``, ``gradient <w>`` of every
+    ``input``, each layer's output, ``loss input`` (what the loss consumes:
+    the logits of a softmax or sigmoid output), ``loss`` (the data loss),
+    ``L2 penalty`` where the case regularises, ``gradient <w>`` of every
     trainable weight, ``adam m <w>`` and ``adam v <w>``, the updated ``<w>``,
     then BatchNorm's ``<bn>.moving_mean`` and ``.moving_variance``. Weights
     are named ``<layer>.<weight>`` in Keras' layout. ``mask`` is the
@@ -98,6 +100,7 @@ class Traced:
         self.stats = [(f"{layer.name}.{w.name}", w) for layer in self.model.layers
                       for w in layer.non_trainable_weights]
         self.model.optimizer.build([w for _, w in self.weights])
+        self.penalised = bool(c.settings.get("l2"))
         self._step = tf.function(self._traced_step, reduce_retracing=True)
 
     def initial_weights(self) -> dict:
@@ -117,8 +120,13 @@ class Traced:
                 else:
                     h = layer(h, training=True)
                 out.append(h)
+            # What the loss consumes: in a graph, Keras' losses take the logits of a softmax or sigmoid output.
+            logits = getattr(h, "_keras_logits", h)
+            data_loss = model._compile_loss(y, h)
             loss = model.compute_loss(x=x, y=y, y_pred=h, training=True)
-        out.append(loss)
+        out += [logits, data_loss]
+        if self.penalised:
+            out.append(loss - data_loss)
         variables = [w for _, w in self.weights]
         grads = tape.gradient(loss, variables)
         out.extend(grads)
@@ -132,7 +140,8 @@ class Traced:
 
     def names(self) -> list[str]:
         weights = [n for n, _ in self.weights]
-        return (["input"] + [layer.name for layer in self.model.layers] + ["loss"]
+        return (["input"] + [layer.name for layer in self.model.layers] + ["loss input", "loss"]
+                + (["L2 penalty"] if self.penalised else [])
                 + [f"gradient {n}" for n in weights] + [f"adam m {n}" for n in weights]
                 + [f"adam v {n}" for n in weights] + weights + [n for n, _ in self.stats])
 

@@ -8,7 +8,8 @@ transferred weight has no initialisation left to compare). Each later step
 compares every tensor in the order the step computes it (``keras_ref.Traced``
 names them): input, each layer's output, loss, gradients, Adam's moments,
 updated weights, BatchNorm's running statistics; after every epoch,
-validation's output and the running statistics after it.
+validation's output and the running statistics after it (those rows carry
+the epoch's last step and its epoch).
 
 A tensor differs where ``max|keras − port| > atol + rtol · max|keras|``
 (NumPy's ``allclose`` rule, on the largest element).
@@ -23,8 +24,8 @@ from gapstudy.catalogue import keras_ref, torch_port
 from gapstudy.catalogue.cases import CASES, FIXED, arm_switches
 from gapstudy.catalogue.scores import n_outputs
 
-KINDS = ("initial weights", "input", "layer output", "loss", "gradient", "Adam moment", "updated weight",
-         "BatchNorm statistic", "validation output")
+KINDS = ("initial weights", "input", "layer output", "loss input", "loss", "gradient", "Adam moment",
+         "updated weight", "BatchNorm statistic", "validation output")
 STEP_COLUMNS = ["step", "epoch", "position", "tensor", "kind", "max_abs_difference", "keras_scale",
                 "relative_difference", "fixed_port_difference", "from_fixed_port", "differs"]
 INIT_DRAWS = 10
@@ -38,7 +39,9 @@ def kind(name: str) -> str:
         return "initial weights"
     if name == "input":
         return "input"
-    if name == "loss":
+    if name == "loss input":
+        return "loss input"
+    if name in ("loss", "L2 penalty"):
         return "loss"
     if name.startswith("gradient "):
         return "gradient"
@@ -180,13 +183,14 @@ def summarise(steps: pd.DataFrame, case: str, arm: str, atol: float, rtol: float
         first = differing.iloc[0]
         at_step = steps[steps["step"] == first["step"]]
         before = at_step[at_step.index < first.name]
-        result |= {"first_step": int(first["step"]), "first_tensor": first["tensor"],
+        result |= {"first_step": int(first["step"]), "first_epoch": int(first["epoch"]),
+                   "first_tensor": first["tensor"],
                    "first_kind": first["kind"], "first_difference": float(first["max_abs_difference"]),
                    "first_relative_difference": float(first["relative_difference"]),
                    "equal_before_it": int(len(before)),
                    "forward_equal": bool(not at_step[at_step["kind"].isin(["input", "layer output"])]["differs"].any())}
     else:
-        result |= {"first_step": None, "first_tensor": None, "first_kind": None}
+        result |= {"first_step": None, "first_epoch": None, "first_tensor": None, "first_kind": None}
     result["largest_relative_difference"] = float(steps[steps["step"] > 0]["relative_difference"].replace(
         np.inf, np.nan).max())
     return result

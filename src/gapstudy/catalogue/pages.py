@@ -25,7 +25,9 @@ PAGES = MappingProxyType({p.name: p for p in (
          "t-interval by seed, p (paired t-test) and p Holm-corrected over the pitfalls. gap: the port with every "
          "pitfall against Keras (Welch). share: the pitfall's paired change over that gap, bootstrap interval "
          "(PyTorch seeds resampled jointly, Keras' apart). fixed: TOST of the fixed port against Keras at the "
-         "margin, Holm over the cases, with its power at the observed spread. first_*: the lock-step.",
+         "margin, Holm over the cases, with its power at the observed spread. Intervals are per comparison; "
+         "the verdicts are Holm-corrected within their family. diverged_seeds: seeds whose metric was not "
+         "finite, left out of the ratio. first_*: the lock-step; control_*: the fixed port's own trace.",
          CATALOGUE),
     Page("arms", "Every arm of every case: geometric mean of its metric",
          "Per case and arm: the geometric mean of the case's validation metric over the seeds, with a {level} % "

@@ -206,23 +206,27 @@ class Port:
             return torch.sigmoid(out)
         return out
 
-    def loss(self, out, y):
+    def data_loss(self, out, y):
         import torch
         import torch.nn.functional as F
-        from torch import nn
 
-        reduce = torch.sum if self.sw["reduction"] == "sum" else torch.mean
         if self.c.task == "regression":
             target = y if self.sw["target_shape"] == "broadcast" else y.view(-1, 1)
-            loss = reduce((target - out) ** 2)
-        elif self.c.task == "multiclass":
-            loss = F.cross_entropy(out, y, reduction=self.sw["reduction"])
-        else:
-            loss = F.binary_cross_entropy_with_logits(out.view(-1), y.to(out.dtype), reduction=self.sw["reduction"])
-        if self.s.get("l2") and self.sw["l2"] == "loss":
-            kernels = [m.weight for m in self.model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
-            loss = loss + self.s["l2"] * sum(torch.sum(w ** 2) for w in kernels)
-        return loss
+            reduce = torch.sum if self.sw["reduction"] == "sum" else torch.mean
+            return reduce((target - out) ** 2)
+        if self.c.task == "multiclass":
+            return F.cross_entropy(out, y, reduction=self.sw["reduction"])
+        return F.binary_cross_entropy_with_logits(out.view(-1), y.to(out.dtype), reduction=self.sw["reduction"])
+
+    def penalty(self):
+        """Keras' L2 kernel regulariser as the port writes it: λ·Σw² of the kernels, or nothing (weight_decay)."""
+        import torch
+        from torch import nn
+
+        if self.sw["l2"] != "loss":
+            return torch.zeros(())
+        kernels = [m.weight for m in self.model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+        return self.s["l2"] * sum(torch.sum(w ** 2) for w in kernels)
 
     # -- the loop
     def order(self, n: int):
@@ -250,9 +254,15 @@ class Port:
 
         self.optimizer.zero_grad()
         out = self.forward(x, record, mask)
-        loss = self.loss(out, y)
+        loss = self.data_loss(out, y)
         if record is not None:
+            record("loss input", out)
             record("loss", loss)
+        if self.s.get("l2"):
+            penalty = self.penalty()
+            if record is not None:
+                record("L2 penalty", penalty)
+            loss = loss + penalty
         loss.backward()
         if record is not None:
             record("gradients", None)

@@ -51,7 +51,7 @@ rule catalogue_page:
 rule catalogue_answer:
     input:
         pitfalls=paths.table("pitfalls"),
-        environment=paths.ENVIRONMENT,
+        runs=paths.table("runs"),
     output:
         front=paths.FRONT_PAGE,
     log:
