@@ -3,6 +3,7 @@
 Used by tests/test_report_browser.py, and to refresh the README's screenshot:
 
     .venv/bin/python tests/report_browser.py results/report.html docs/report.png
+    .venv/bin/python tests/report_browser.py results/catalogue/report.html docs/catalogue.png "The catalogue, ranked"
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them).
 """
@@ -80,9 +81,11 @@ def console_errors(driver) -> list[dict]:
 
 
 if __name__ == "__main__":
+    # A third argument: the text the front page must show first (the catalogue's: "The catalogue, ranked").
     report, shot = Path(sys.argv[1]), Path(sys.argv[2])
+    expect = sys.argv[3] if len(sys.argv) > 3 else "Answer (on"
     with chromium() as browser:
-        open_report(browser, report, "Answer (on")
+        open_report(browser, report, expect)
         time.sleep(1)
         browser.save_screenshot(str(shot))
     print(f"saved {shot}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -44,6 +45,10 @@ def forest(table: pd.DataFrame, path, level: float) -> None:
         ax.plot(r.effect_ratio, yi, "o", color=colour, mfc=colour if r.effect_measured else "white", ms=7)
     ax.axvline(1, color="grey", lw=1, ls="--")
     ax.set_xscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_yticks(y, _label(table))
     ax.set_xlabel(f"metric with the pitfall / metric of the fixed port (geometric means, {100 * level:g} % CI)")
     for family, colour in colours.items():
@@ -63,7 +68,9 @@ def divergence(table: pd.DataFrame, path, level: float) -> None:
             continue
         x = position[r.first_kind]
         ax.plot(x, yi, "s", color="C3", ms=9)
-        ax.text(x + 0.18, yi, f"step {int(r.first_step)}: {r.first_tensor}", va="center", fontsize=8)
+        when = (f"after epoch {int(r.first_epoch)} (step {int(r.first_step)})" if r.first_kind == "validation output"
+                else f"step {int(r.first_step)}")
+        ax.text(x + 0.18, yi, f"{when}: {r.first_tensor}", va="center", fontsize=8)
     ax.set_xticks(range(len(KINDS)), KINDS, rotation=30, ha="right")
     ax.set_xlim(-0.5, len(KINDS) + 1.5)
     ax.set_yticks(y, _label(table))
