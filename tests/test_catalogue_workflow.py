@@ -94,3 +94,8 @@ def test_bad_catalogue_config_stops_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "catalogue.cases: 'imagenet' is not a case; allowed: seed, digits_mlp" in proc.stdout + proc.stderr
     assert not (work / "results").exists()
+
+
+def test_the_catalogue_rules_pass_snakemake_lint():
+    lint = snakemake(ROOT, "--lint", "--configfile", CONFIG)
+    assert "Congratulations" in lint.stdout + lint.stderr
