@@ -162,6 +162,19 @@ def study(config: dict, cores: int, workdir: Path, repo: Path) -> dict:
             "peak_job_memory_mb": largest["max_rss_mb"], "peak_job": largest["job"]}
 
 
+def repeated_study(label: str, config: dict, repeats: int, cores: int, repo: Path) -> list[dict]:
+    """``study`` of ``config`` ``repeats`` times, each in a fresh directory, printing each as it ends."""
+    results = []
+    for repeat in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"\n{label} end to end ({repeat + 1}/{repeats}), --cores {cores}, report included ...", flush=True)
+            results.append(study(config, cores, Path(tmp), repo))
+            s = results[-1]
+            print(f"  {s['wall_s']:.0f} s, {s['jobs']} jobs, {s['runs']} runs; largest job "
+                  f"{s['peak_job_memory_mb']:.0f} MB ({s['peak_job']})", flush=True)
+    return results
+
+
 def _catalogue_runs(config: dict) -> int:
     from gapstudy.catalogue.cases import arms
 
@@ -245,29 +258,14 @@ def main(argv=None) -> None:
                       f"({r['workflow_median_s']:.2f} s against {r['posted_median_s']:.1f} s)  {verdict}")
             else:
                 print(f"  {r['framework']:11s} {r['metric']}: {r['ratio_median']:.0f}")
-    studies = []
-    for repeat in range(args.study_repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            print(f"\nThe default config end to end ({repeat + 1}/{args.study_repeats}), --cores {args.cores}, "
-                  "report included ...", flush=True)
-            studies.append(study(default, args.cores, Path(tmp), repo))
-            s = studies[-1]
-            print(f"  {s['wall_s']:.0f} s, {s['jobs']} jobs, {s['runs']} runs; largest job "
-                  f"{s['peak_job_memory_mb']:.0f} MB ({s['peak_job']})", flush=True)
+    studies = repeated_study("The default config", default, args.study_repeats, args.cores, repo)
     if studies:
         median = statistics.median(s["wall_s"] for s in studies)
         print(f"  median {median:.0f} s = {median / 60:.1f} min (limit 10 min: {'met' if median <= 600 else 'NOT met'})")
         result["default_study"] = {"runs": studies, "median_wall_s": median}
     catalogue = yaml.safe_load((repo / "config" / "catalogue.yaml").read_text())
-    runs = []
-    for repeat in range(args.catalogue_repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            print(f"\nThe catalogue (config/catalogue.yaml) end to end ({repeat + 1}/{args.catalogue_repeats}), "
-                  f"--cores {args.cores}, report included ...", flush=True)
-            runs.append(study(catalogue, args.cores, Path(tmp), repo))
-            s = runs[-1]
-            print(f"  {s['wall_s']:.0f} s, {s['jobs']} jobs, {s['runs']} runs; largest job "
-                  f"{s['peak_job_memory_mb']:.0f} MB ({s['peak_job']})", flush=True)
+    runs = repeated_study("The catalogue (config/catalogue.yaml)", catalogue, args.catalogue_repeats, args.cores,
+                          repo)
     if runs:
         median = statistics.median(s["wall_s"] for s in runs)
         beside = (f"; {median / result['default_study']['median_wall_s']:.2f} times the default study's in this "

@@ -54,14 +54,18 @@ wildcard_constraints:
 
 
 def code(script, *modules):
-    """The hash of ``workflow/scripts/catalogue/<script>`` and of every package module it reaches."""
-    path = Path(workflow.basedir) / "workflow" / "scripts" / "catalogue" / script
+    """The hash of ``workflow/scripts/<script>`` and of every package module it reaches.
+
+    The catalogue's own scripts are ``catalogue/<name>.py``; a table page and
+    the environment record are the seed study's scripts, shared.
+    """
+    path = Path(workflow.basedir) / "workflow" / "scripts" / script
     return sources.code_sha256(str(path), *modules)
 
 
 def train_code(wildcards):
     """A Keras job runs the Keras reference's code, a PyTorch job the port's: not each other's."""
-    return code("train.py", catalogue_run.trainer(wildcards.arm))
+    return code("catalogue/train.py", catalogue_run.trainer(wildcards.arm))
 
 
 def case_dataset(wildcards):

@@ -9,6 +9,6 @@ rule catalogue_dataset:
         "../../envs/analysis.yaml"
     params:
         split_seed=config["catalogue"]["split_seed"],
-        code=code("dataset.py"),
+        code=code("catalogue/dataset.py"),
     script:
         "../../scripts/catalogue/dataset.py"

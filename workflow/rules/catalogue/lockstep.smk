@@ -19,6 +19,6 @@ rule catalogue_lockstep:
         settings=case_settings,
         lockstep=canonical(config["lockstep"]),
         threads_per_job=config["threads_per_job"],
-        code=code("lockstep.py"),
+        code=code("catalogue/lockstep.py"),
     script:
         "../../scripts/catalogue/lockstep.py"

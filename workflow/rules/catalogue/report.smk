@@ -19,7 +19,7 @@ rule catalogue_figure:
     params:
         level=config["statistics"]["confidence_level"],
         caption=lambda wc: CATALOGUE_FIGURES[wc.figure].format(level=level_percent()),
-        code=code("figure.py"),
+        code=code("catalogue/figure.py"),
     script:
         "../../scripts/catalogue/figure.py"
 
@@ -45,7 +45,7 @@ rule catalogue_page:
         ),
         code=code("page.py"),
     script:
-        "../../scripts/catalogue/page.py"
+        "../../scripts/page.py"
 
 
 rule catalogue_answer:
@@ -61,7 +61,7 @@ rule catalogue_answer:
     params:
         # What the front page reads of the config.
         config=canonical(config),
-        code=code("answer.py"),
+        code=code("catalogue/answer.py"),
     script:
         "../../scripts/catalogue/answer.py"
 
@@ -83,6 +83,6 @@ rule catalogue_provenance:
     params:
         config=canonical(config),
         caption="The catalogue's config as the workflow read it, and every installed package with its version.",
-        code=code("provenance.py"),
+        code=code("catalogue/provenance.py"),
     script:
         "../../scripts/catalogue/provenance.py"

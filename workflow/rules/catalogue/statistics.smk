@@ -15,7 +15,7 @@ rule catalogue_statistics:
         "../../envs/analysis.yaml"
     params:
         statistics=canonical(config["statistics"]),
-        code=code("statistics.py"),
+        code=code("catalogue/statistics.py"),
     script:
         "../../scripts/catalogue/statistics.py"
 
@@ -30,4 +30,4 @@ rule catalogue_environment:
     params:
         code=code("environment.py"),
     script:
-        "../../scripts/catalogue/environment.py"
+        "../../scripts/environment.py"
