@@ -16,6 +16,7 @@ RUN_COLUMNS = ID + [
     "diverged_epoch",
     "weights_sha256",
     "device_name",
+    "cpu_flags",
     "threads",
 ]
 # When, where and how long: kept apart, in timings.csv.
@@ -44,6 +45,8 @@ def run_row(record: dict) -> dict:
         "repeat_identical": repeat.get("identical"),
         "repeat_predictions_max_abs_diff": repeat.get("predictions_max_abs_diff"),
         "deterministic_settings": deterministic_settings(record["settings"]),
+        # TensorFlow's oneDNN kernels: on, capped at an instruction set, or off (PyTorch runs: none).
+        "onednn": record["settings"].get("onednn", "none"),
         "switches": ";".join(f"{k}={v}" for k, v in sorted(record["switches"].items())),
         **{f"version_{k}": v for k, v in record["versions"].items()},
         "code_sha256": record["code_sha256"],

@@ -15,14 +15,19 @@ What keeps each seed's numbers those of its own ``fit``:
 - **Batch order** comes from Keras' own ``ArrayDataAdapter`` under the same
   global seed: ``fit``'s shuffle depends on nothing else
   (``tests/test_keras_stacked.py`` compares the orders).
-- **Arithmetic**: the ops are those ``fit``'s train step runs (``matmul``,
-  ``add``, ``square``, ``mean``, ``sum``, ``divide_no_nan``; their gradients
-  by ``tf.GradientTape``; the update by a real ``keras.optimizers.Adam``),
-  on stacked operands. Elementwise ops give the same bits at any shape;
-  the batched matrix products and the reductions over one seed's batch are
-  checked against the single-seed ops by the tests that compare whole runs
-  with the posted ``fit`` bit for bit (weights, ``loss`` and ``val_loss``
-  of every epoch, predictions).
+- **Arithmetic**: the ops are those ``fit``'s train step runs (``Dense``'s
+  ``matmul`` and ``add``, ``square``, ``mean``, ``sum``, ``divide_no_nan``;
+  their gradients by ``tf.GradientTape``; the update by a real
+  ``keras.optimizers.Adam``). Elementwise ops, the Adam update among them,
+  run on the stacked operands: they give the same bits at any shape. Each
+  ``Dense`` runs per seed (``stacked_ops.per_seed``), so every product and
+  its gradient is the 2-D ``MatMul`` of the seed's own ``fit``: the kernel
+  that oneDNN picks for that shape on this CPU, whichever CPU it is. (A
+  batched product is another kernel: on AVX-512 the output layer's rounds
+  differently from ``fit``'s, on AVX2 it does not.) The loss's reductions
+  run over each seed's own axis of the batch, as ``fit`` reduces it.
+  ``tests/test_cpu_isa.py`` compares whole runs with ``fit`` bit for bit
+  under every instruction set oneDNN may choose on x86.
 
 Only the switches in ``SUPPORTED`` take this path (``supports``); any other
 value trains seed by seed through ``train_keras.train``.
@@ -35,7 +40,7 @@ import time
 
 import numpy as np
 
-from gapstudy.stacked_ops import add_bias, batch_loss, batch_sizes, keras_mean, record_epoch, stacked_epoch
+from gapstudy.stacked_ops import batch_loop, batch_loss, batch_sizes, keras_mean, per_seed, record_epoch, stacked_epoch
 
 # Switch values this path implements; every other switch must be at the value given.
 SUPPORTED = {
@@ -143,32 +148,42 @@ def _torch_fit_orders(n: int, epochs: int, shuffle: bool) -> np.ndarray:
 
 
 class StackedModel:
-    """The posted two-layer model for S seeds: kernels ``(S, in, out)``, biases ``(S, 1, out)``."""
+    """The posted two-layer model for S seeds: kernels ``(S, in, out)``, biases ``(S, out)``."""
 
     def __init__(self, initial: list[list[np.ndarray]], activation: str, dtype: str):
         import keras
-        import tensorflow as tf
 
         stacked = [np.stack([w[i] for w in initial]) for i in range(4)]
-        stacked[1], stacked[3] = stacked[1][:, None, :], stacked[3][:, None, :]
         names = ["hidden_kernel", "hidden_bias", "output_kernel", "output_bias"]
         self.variables = [keras.Variable(w.astype(dtype), name=n, dtype=dtype) for w, n in zip(stacked, names)]
-        self.activation = {"none": None, "relu": tf.nn.relu, "tanh": tf.nn.tanh}[activation]
+        # Dense's own activation function, as the posted model's hidden layer gets it.
+        self.activation = None if activation == "none" else keras.activations.get(activation)
 
     def __call__(self, x):
-        """``x`` (S, B, in) -> predictions (S, B, 1)."""
-        import tensorflow as tf
-
+        """``x`` (S, B, in) -> predictions (S, B, 1), each seed through ``Dense``'s own ops (``dense``)."""
         w1, b1, w2, b2 = (v.value for v in self.variables)
-        z = add_bias(tf.matmul(x, w1), b1)
-        if self.activation is not None:
-            z = self.activation(z)
-        return add_bias(tf.matmul(z, w2), b2)
+        z = per_seed(lambda *args: dense(*args, activation=self.activation), x, w1, b1)
+        return per_seed(dense, z, w2, b2)
 
     def seed_weights(self, s: int) -> list[np.ndarray]:
         """Seed ``s``'s weights in Keras' layout: kernel (in, out), bias (out,) per layer."""
-        w1, b1, w2, b2 = (np.asarray(v.numpy()) for v in self.variables)
-        return [w1[s], b1[s, 0], w2[s], b2[s, 0]]
+        return [np.asarray(v.numpy())[s] for v in self.variables]
+
+
+def dense(x, kernel, bias, activation=None):
+    """Keras 3's ``Dense.call`` on one seed: (B, in), (in, out), (out,) -> (B, out).
+
+    ``ops.matmul``, ``ops.add``, then the activation, as the layer calls
+    them: on TensorFlow a 2-D ``MatMul``, for more than one unit ``BiasAdd``,
+    and, say, ``Tanh``, which the graph optimizer may fuse into one oneDNN
+    kernel as in ``fit``'s graph (its tanh is not Eigen's: applied to the
+    stacked seeds after the fact, it rounds differently on AVX-512). The tape
+    differentiates these ops as it does in ``fit``.
+    """
+    from keras import ops
+
+    x = ops.add(ops.matmul(x, kernel), bias)
+    return x if activation is None else activation(x)
 
 
 def train(dataset, seeds, hp: dict, switches: dict, device: str = "cpu", progress=None) -> list[dict]:
@@ -259,8 +274,9 @@ def _train_tf(dataset, starts, hp, switches, dtype, progress):
         """``fit``'s validation batch losses per seed (S, batches) and the full-set predictions (S, n_val)."""
         X = tf.broadcast_to(X_val, [S, *X_val.shape])
         Y = tf.broadcast_to(y_val, [S, *y_val.shape])
-        losses = [batch_loss(Y[:, b:b + bs], model(X[:, b:b + bs])) for b in range(0, X_val.shape[0], bs)]
-        return tf.stack(losses, axis=1), model(X)[..., 0]
+        full, last = batch_loop(lambda x, y: batch_loss(y, model(x)), [X, Y], bs, dtype)
+        losses = tf.transpose(full) if last is None else tf.concat([tf.transpose(full), last[:, None]], axis=1)
+        return losses, model(X)[..., 0]
 
     results = [{"epochs": []} for _ in seeds]
     alive, stopped = np.ones(S, bool), {}
@@ -381,9 +397,18 @@ def _torch_seed_weights(variables, s):
 
 
 def _predict(model, X_val, S, bs):
-    """``model.predict``'s batches of ``bs`` rows, per seed: (S, n_val)."""
+    """``model.predict``'s batches of ``bs`` rows, per seed: (S, n_val).
+
+    Compiled, as ``predict``'s step is: in a graph the optimizer fuses each
+    seed's ``Dense`` as in ``predict``'s own (``stacked_ops.per_seed``).
+    """
     import tensorflow as tf
 
-    X = tf.broadcast_to(X_val, [S, *X_val.shape])
-    parts = [model(X[:, b:b + bs]).numpy()[..., 0] for b in range(0, X_val.shape[0], bs)]
-    return np.concatenate(parts, axis=1)
+    @tf.function
+    def predict():
+        X = tf.broadcast_to(X_val, [S, *X_val.shape])
+        full, last = batch_loop(lambda x: model(x)[..., 0], [X], bs, X.dtype)  # (full, S, bs), (S, rest)
+        rows = tf.reshape(tf.transpose(full, [1, 0, 2]), [S, -1])
+        return rows if last is None else tf.concat([rows, last], axis=1)
+
+    return predict().numpy()

@@ -18,7 +18,8 @@ def run_facts(runs: pd.DataFrame, timings: pd.DataFrame, environment: dict) -> d
     """Devices, runs and training time, as the front page and the provenance page state them."""
     started = pd.to_datetime(timings["started"]).min()
     finished = pd.to_datetime(timings["finished"]).max()
-    names = runs.groupby(["device", "device_name"]).size().reset_index(name="n_runs").to_dict("records")
+    keys = ["device", "device_name"] + [k for k in ("cpu_flags", "onednn") if k in runs]
+    names = runs.fillna({k: "" for k in keys}).groupby(keys).size().reset_index(name="n_runs").to_dict("records")
     return {
         "devices_ran": sorted(runs["device"].unique().tolist()),
         "devices_available": environment["devices_available"],
@@ -58,6 +59,9 @@ def provenance(runs: pd.DataFrame, timings: pd.DataFrame, config: dict, environm
         "devices in config": json.dumps(config["devices"]),
         "devices that ran": ", ".join(prov["devices_ran"]),
         "devices available here": ", ".join(environment["devices_available"]),
+        "CPU here (tables and report)": environment.get("cpu", "n/a"),
+        "its instruction sets": " ".join(environment.get("cpu_flags", [])) or "n/a",
+        "TensorFlow's oneDNN here": environment.get("onednn", "n/a"),
         "training runs": prov["n_runs"],
         "training jobs": prov["n_jobs"],
         "first training run started (UTC)": prov["training_started"],
@@ -81,12 +85,16 @@ def provenance_html(provenance: dict, config: dict) -> str:
     )
     devices = "".join(
         f"<tr><td>{html.escape(d['device'])}</td><td style='text-align:left'>{html.escape(d['device_name'])}</td>"
-        f"<td>{d['n_runs']}</td></tr>"
+        f"<td style='text-align:left'>{html.escape(str(d.get('cpu_flags', '')))}</td>"
+        f"<td>{html.escape(str(d.get('onednn', '')))}</td><td>{d['n_runs']}</td></tr>"
         for d in provenance["device_names"]
     )
     body = (
         "<h3>Run</h3><table>" + rows + "</table>"
-        "<h3>Devices</h3><table><tr><th>device</th><th>name</th><th>runs</th></tr>" + devices + "</table>"
+        "<h3>Devices</h3><p>Where the training runs ran: the device, its name (for a CPU, its model), the CPU's "
+        "instruction sets and TensorFlow's oneDNN setting, which decide TensorFlow's bits (README, \"What bit "
+        "for bit means\").</p><table><tr><th>device</th><th>name</th><th>CPU instruction sets</th>"
+        "<th>oneDNN</th><th>runs</th></tr>" + devices + "</table>"
         "<h3>Config</h3><pre>" + html.escape(yaml.safe_dump(config, sort_keys=False)) + "</pre>"
         "<h3>Installed Python packages</h3><table><tr><th>package</th><th>version</th></tr>" + libs + "</table>"
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gapstudy.io import atomic_write_json
 
-RECORD_FORMAT = 4
+RECORD_FORMAT = 5
 # The columns that name a run in every table.
 ID = ["framework", "variant", "device", "seed"]
 

@@ -190,6 +190,8 @@ def train_many(
             **run_identity(framework, variant, seed, device, switches, hp, threads, dataset_manifest, code_sha256),
             "code": identity,
             "device_name": result["device_name"] or runtime.cpu_name(),
+            # The instruction sets that decide which kernels oneDNN and MKL ran (README, "What bit for bit means").
+            "cpu_flags": " ".join(runtime.cpu_flags()),
             **scores,
             "diverged": diverged_epoch is not None or not math.isfinite(scores["val_mse"]),
             "diverged_epoch": diverged_epoch,

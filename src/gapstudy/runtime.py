@@ -64,6 +64,46 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+# The x86 instruction-set flags that decide which kernels oneDNN (TensorFlow, PyTorch) and MKL run.
+ISA_FLAGS = ("sse4_1", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni",
+             "avx512_bf16", "avx512_fp16", "amx_tile", "asimd", "sve")
+
+
+# oneDNN's names (``ONEDNN_MAX_CPU_ISA``) for the instruction sets of its float32 kernels on the
+# x86 CPUs this project runs on (AVX2 or AVX-512), and the flags each needs
+# (tests/test_cpu_isa.py runs the Keras fast paths under each).
+ONEDNN_ISAS = {
+    "AVX2": {"avx2", "fma"},
+    "AVX512_CORE": {"avx512f", "avx512bw", "avx512vl", "avx512dq"},
+}
+
+
+def cpu_flags() -> list[str]:
+    """The ``ISA_FLAGS`` this CPU has (from /proc/cpuinfo; empty where it cannot be read)."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith(("flags", "Features")):
+                have = set(line.split(":", 1)[1].split())
+                return [flag for flag in ISA_FLAGS if flag in have]
+    except OSError:
+        pass
+    return []
+
+
+def onednn_setting() -> str:
+    """How TensorFlow's oneDNN kernels run in this process: "on", "on, at most ISA" or "off".
+
+    TensorFlow reads ``TF_ENABLE_ONEDNN_OPTS`` (on by default on x86) and
+    oneDNN ``ONEDNN_MAX_CPU_ISA`` when they first run; oneDNN then picks
+    each kernel by the CPU's instruction set, so the same code on another CPU
+    may round differently (README, "What bit for bit means").
+    """
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower() in ("0", "false", "off"):
+        return "off"
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip()
+    return f"on, at most {cap}" if cap and cap.upper() != "DEFAULT" else "on"
+
+
 def versions(packages=("numpy", "scipy", "scikit-learn", "torch", "tensorflow", "tensorflow-cpu", "keras",
                        "tf-keras", "jax", "jaxlib")) -> dict:
     """Python and the installed versions of the packages a run touches."""
@@ -96,6 +136,9 @@ def environment() -> dict:
         "python": found["python"],
         "platform": found["platform"],
         "devices_available": available_devices(),
+        "cpu": cpu_name(),
+        "cpu_flags": cpu_flags(),
+        "onednn": onednn_setting(),
         "distributions": all_distributions(),
         "code": sources.identity(),
     }

@@ -12,33 +12,36 @@ import numpy as np
 from gapstudy import metrics
 
 
-def add_bias(x, bias):
-    """``x + bias`` for (S, B, out) and (S, 1, out), with the bias gradient summed seed by seed.
+def per_seed(fn, *tensors):
+    """``fn`` on each seed's slices of ``tensors`` (S, ...), joined again on the leading axis.
 
-    Keras' ``Dense`` adds its bias with ``ops.add``, which on TensorFlow is
-    ``tf.nn.bias_add`` for a bias of more than one unit (gradient:
-    ``BiasAddGrad``) and ``tf.add`` otherwise (gradient: a sum over axis 0).
-    Either sums the (B, out) upstream gradient in its own order, which a sum
-    over the middle axis of (S, B, out) does not repeat; so each seed's slice
-    goes through its own op, as in its own ``fit``.
+    Why not one batched op for all seeds: a batched product (``BatchMatMulV2``)
+    is another kernel than the 2-D ``MatMul`` of a seed's own ``fit``, and
+    oneDNN picks each kernel by CPU and by shape. On AVX-512 the output
+    layer's (B, 100) @ (100, 1) product rounds differently batched than
+    alone (on AVX2 it does not). Per seed, every product, bias addition,
+    activation and their gradients (by the tape: ``MatMul`` with transposes,
+    ``BiasAddGrad``, a sum over the batch) are the ops of the seed's own
+    ``fit`` at its shapes, so the same kernels on any CPU.
+
+    The seeds are joined by ``concat`` of each one's ``[None]``, not by
+    ``stack``: TensorFlow's graph optimizer fuses ``MatMul``, ``BiasAdd`` and
+    an activation into one oneDNN kernel (whose tanh is not Eigen's) in
+    ``fit``'s graph and in this form, but not when ``stack`` consumes them.
+    The slices come from ``unstack``, whose gradient joins the seeds once.
+    ``tests/test_cpu_isa.py`` holds all this under oneDNN's AVX2 and AVX-512
+    kernels and with oneDNN off.
     """
     import tensorflow as tf
 
-    if bias.shape[-1] > 1:
-        def seed_sum(g):
-            return tf.raw_ops.BiasAddGrad(out_backprop=g, data_format="NHWC")
-    else:
-        def seed_sum(g):
-            return tf.reduce_sum(g, axis=0)
-
     @tf.custom_gradient
-    def add(x, bias):
-        def grad(upstream):
-            return upstream, tf.stack([seed_sum(g) for g in tf.unstack(upstream)])[:, None, :]
+    def join(*parts):
+        def grad(upstream):  # one Unpack, where concat's own gradient would slice once per seed
+            return tf.unstack(upstream)
 
-        return tf.add(x, bias), grad
+        return tf.concat([part[None] for part in parts], axis=0), grad
 
-    return add(x, bias)
+    return join(*(fn(*parts) for parts in zip(*(tf.unstack(t) for t in tensors))))
 
 
 def batch_loss(y, y_pred):
@@ -101,6 +104,28 @@ def stacked_epoch(step, X, Y, order, batch_size: int, dtype):
     if n % bs:
         losses = losses.write(full, step(X[:, full * bs:], Y[:, full * bs:]))
     return tf.transpose(losses.stack())
+
+
+def batch_loop(fn, tensors, batch_size: int, dtype):
+    """``fn`` on every batch of rows, as ``fit``'s validation and ``predict`` batch them; call inside a ``tf.function``.
+
+    ``tensors`` are (S, n, ...) with the same rows; ``fn`` takes one batch of
+    each, (S, B, ...), and returns one tensor (S, ...). The full batches run
+    in a graph loop (the graph holds ``fn`` once, not once per batch: a
+    per-seed model in Python loops would trace to thousands of ops), the
+    shorter last one after it. Returns (the full batches' outputs (full, S, ...),
+    the last batch's output or None).
+    """
+    import tensorflow as tf
+
+    n, bs = tensors[0].shape[1], batch_size
+    full = n // bs
+    blocks = [tf.reshape(t[:, :full * bs], [t.shape[0], full, bs, *t.shape[2:]]) for t in tensors]
+    outputs = tf.TensorArray(dtype, size=full)
+    for i in tf.range(full):
+        outputs = outputs.write(i, fn(*(b[:, i] for b in blocks)))
+    last = fn(*(t[:, full * bs:] for t in tensors)) if n % bs else None
+    return outputs.stack(), last
 
 
 def record_epoch(results, seeds, alive, stopped, e, train_loss, val_loss, full, y_val, progress, snapshot):

@@ -171,7 +171,10 @@ def _thread_settings() -> dict:
     import tensorflow as tf
     from tensorflow.python.framework import config as tf_config  # the getter is not public
 
+    from gapstudy.runtime import onednn_setting
+
     return {
+        "onednn": onednn_setting(),
         "tf_op_determinism": tf_config.is_op_determinism_enabled(),
         "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),

@@ -21,7 +21,7 @@ graph differs from Keras 3's in one place that matters: TensorFlow's graph
 optimizer fuses ``Dense``'s ``MatMul`` and ``BiasAdd`` into one kernel,
 which for the one-unit output layer rounds differently from the two ops
 (Keras 3 adds that bias with ``tf.add``, which is not fused). So the stacked
-output layer runs per seed in the fusable form, ``stacked_output``; the rest
+layers run per seed in the fusable form, ``stacked_dense``; the rest
 is Keras 3's stacked arithmetic (``stacked_ops``), and the update Keras 2's own ``Adam``.
 Keras 2's ``fit`` draws a new batch order every epoch from one ``tf.data``
 iterator (``fit_orders``), where Keras 3 repeats the first. Other switch
@@ -140,8 +140,11 @@ def _settings(model) -> dict:
     import tf_keras
     from tensorflow.python.framework import config as tf_config  # the getter is not public
 
+    from gapstudy.runtime import onednn_setting
+
     return {
         "keras": f"tf_keras {tf_keras.__version__}",
+        "onednn": onednn_setting(),
         "keras_backend": "tensorflow",
         "jit_compile": bool(model._jit_compile) if model is not None else False,
         "optimizer_jit_compile": bool(model.optimizer.jit_compile) if model is not None else False,
@@ -264,18 +267,25 @@ def draw(dataset, seed: int, hp: dict, switches: dict) -> tuple[int, list[np.nda
     return seed, weights, fit_orders(len(dataset.X_train), switches["epochs"], switches["shuffle"] == "on")
 
 
-def stacked_output(z, kernel, bias):
-    """The output ``Dense`` per seed, as Keras 2's graph computes it: (S, B, in), (S, in, 1), (S, 1, 1) -> (S, B, 1).
+def stacked_dense(x, kernel, bias, fused: bool = True):
+    """Keras 2's ``Dense`` per seed, without activation: (S, B, in), (S, in, out), (S, out) -> (S, B, out).
 
-    ``bias_add(matmul(...))`` per seed, joined by ``concat``: in this form
-    TensorFlow's graph optimizer fuses each seed's pair into one kernel, as
-    it does in Keras 2's ``fit`` (joined by ``stack``, it does not). The
-    gradients are the two ops' own (``MatMul``'s and ``BiasAddGrad``).
+    ``bias_add(matmul(...))`` per seed (``Dense``'s own calls), joined as
+    ``stacked_ops.per_seed`` joins them, so that TensorFlow's graph optimizer
+    fuses each seed's pair into one kernel, as it does in Keras 2's ``fit``
+    (for the one-unit output layer the fused kernel rounds differently from
+    the two ops). ``fused=False`` adds the bias with ``+``, which the
+    optimizer leaves unfused, as Keras 2's ``predict`` runs it.
     """
     import tensorflow as tf
 
-    return tf.concat([tf.nn.bias_add(tf.matmul(z[s], kernel[s]), bias[s, 0])[None]
-                      for s in range(z.shape[0])], axis=0)
+    from gapstudy.stacked_ops import per_seed
+
+    def one(x, kernel, bias):
+        product = tf.matmul(x, kernel)
+        return tf.nn.bias_add(product, bias) if fused else product + bias
+
+    return per_seed(one, x, kernel, bias)
 
 
 def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> list[dict]:
@@ -283,14 +293,13 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
     import tensorflow as tf
     import tf_keras
 
-    from gapstudy.stacked_ops import add_bias, batch_loss, batch_sizes, keras_mean, record_epoch, stacked_epoch
+    from gapstudy.stacked_ops import batch_loss, batch_sizes, keras_mean, record_epoch, stacked_epoch
 
     if not supports(switches):
         raise ValueError(f"the stacked Keras 2 path does not support these switches: {switches}")
     start = time.time()
     seeds = [seed for seed, _, _ in starts]
     stacked = [np.stack([w[i] for _, w, _ in starts]) for i in range(4)]
-    stacked[1], stacked[3] = stacked[1][:, None, :], stacked[3][:, None, :]
     variables = [tf.Variable(w, name=name) for w, name in
                  zip(stacked, ["hidden_kernel", "hidden_bias", "output_kernel", "output_bias"])]
     optimizer = tf_keras.optimizers.Adam(learning_rate=switches["learning_rate"], beta_1=hp["beta_1"],
@@ -298,13 +307,10 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
                                          jit_compile=False)  # as in fit on CPU (its settings record it)
     optimizer.build(variables)
 
-    def forward(x):
-        """(S, B, in) -> (S, B, 1): the hidden layer batched (it rounds as Keras 2's), the output per seed."""
-        return stacked_output(add_bias(tf.matmul(x, variables[0]), variables[1]), variables[2], variables[3])
-
-    def unfused(x):
-        """The same, unfused (``MatMul`` then ``BiasAdd``), as Keras 2's ``predict`` computes it."""
-        return tf.matmul(add_bias(tf.matmul(x, variables[0]), variables[1]), variables[2]) + variables[3]
+    def forward(x, fused=True):
+        """(S, B, in) -> (S, B, 1), both layers per seed (``stacked_dense``); ``fused=False`` as ``predict``."""
+        hidden = stacked_dense(x, variables[0], variables[1], fused)
+        return stacked_dense(hidden, variables[2], variables[3], fused)
 
     matched = switches["target_shape"] == "matched"
     X_train, X_val = tf.constant(dataset.X_train, tf.float32), tf.constant(dataset.X_val, tf.float32)
@@ -335,12 +341,11 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
         X = tf.broadcast_to(X_val, [S, *X_val.shape])
         Y = tf.broadcast_to(y_val, [S, *y_val.shape])
         losses = [batch_loss(Y[:, b:b + bs], forward(X[:, b:b + bs])) for b in val_starts]
-        predicted = tf.concat([unfused(X[:, b:b + bs]) for b in val_starts], axis=1)
+        predicted = tf.concat([forward(X[:, b:b + bs], fused=False) for b in val_starts], axis=1)
         return tf.stack(losses, axis=1), forward(X)[..., 0], predicted[..., 0]
 
     def seed_weights(s):
-        w1, b1, w2, b2 = (v.numpy() for v in variables)
-        return [w1[s], b1[s, 0], w2[s], b2[s, 0]]
+        return [v.numpy()[s] for v in variables]
 
     results = [{"epochs": []} for _ in seeds]
     alive, stopped = np.ones(S, bool), {}
