@@ -39,7 +39,8 @@ Promise.all(checks).then(done);
 
 
 @contextmanager
-def chromium(width: int = 1400, height: int = 1000):
+def chromium(width: int = 1400, height: int = 1000, mobile: bool = False):
+    """Headless Chromium whose page area is ``width`` × ``height`` CSS pixels (``mobile``: as a phone shows it)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -50,6 +51,9 @@ def chromium(width: int = 1400, height: int = 1000):
     options.binary_location = CHROMIUM
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    # The window size includes the browser's own frame: set the page area itself.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
     try:
         yield driver
     finally:
@@ -80,11 +84,29 @@ def console_errors(driver) -> list[dict]:
     return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
+# Where an element of the page lies in the window: [top, bottom, left, right] in CSS pixels.
+BOX = "const r = arguments[0].getBoundingClientRect(); return [r.top, r.bottom, r.left, r.right];"
+
+
+def box(driver, element) -> list[float]:
+    return driver.execute_script(BOX, element)
+
+
+def sideways_overflow(driver) -> int:
+    """How many CSS pixels the widest scrolling box of the page is wider than its window (0: nothing to scroll sideways)."""
+    return driver.execute_script(
+        "const page = document.querySelector('.prose').closest('.overflow-auto');"
+        "return Math.max(0, page.scrollWidth - page.clientWidth,"
+        " document.documentElement.scrollWidth - window.innerWidth);")
+
+
 if __name__ == "__main__":
-    # A third argument: the text the front page must show first (the catalogue's: "The catalogue, ranked").
+    # report.html shot.png [expected text] [WIDTHxHEIGHT]: the catalogue's expected text is "The catalogue, ranked";
+    # a phone's size, 390x844, takes its screenshot as a phone shows the page.
     report, shot = Path(sys.argv[1]), Path(sys.argv[2])
-    expect = sys.argv[3] if len(sys.argv) > 3 else "Answer (on"
-    with chromium() as browser:
+    expect = sys.argv[3] if len(sys.argv) > 3 else "Answer"
+    width, height = (int(n) for n in (sys.argv[4] if len(sys.argv) > 4 else "1366x768").split("x"))
+    with chromium(width, height, mobile=width < 760) as browser:
         open_report(browser, report, expect)
         time.sleep(1)
         browser.save_screenshot(str(shot))

@@ -1,4 +1,4 @@
-"""The stacked Keras paths are their per-seed ``fit`` bit for bit under oneDNN's AVX2 and AVX-512 kernels, and with it off.
+"""The stacked Keras paths are their per-seed ``fit`` bit for bit under oneDNN's AVX2 and AVX-512 kernels, and off.
 
 TensorFlow's CPU kernels come in two kinds. Eigen's are compiled into the
 wheel: every x86 CPU runs the same code. oneDNN's (``TF_ENABLE_ONEDNN_OPTS``,

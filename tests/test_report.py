@@ -55,11 +55,15 @@ DECLARED = CONFIG | {"hypotheses": {"gap": {"description": "The posted PyTorch c
 
 def test_the_headline_comes_from_the_declared_claims_and_names_the_cause():
     text = report.headline(hypotheses(), attribution(SHARES), DECLARED)
-    assert text.startswith("**Answer** (on cpu): **torch/as_posted is worse** than keras/as_posted")
+    # Each variant id with what it is on first use, from the registry's words.
+    assert text.startswith("**Answer** (on cpu): **torch/as_posted** (the user's PyTorch code, exactly as posted) "
+                           "**is worse** than keras/as_posted (the user's Keras code (Keras 3 on TensorFlow), "
+                           "exactly as posted)")
     assert "the gap is ``target_shape: posted → matched``, which closes 98 % of it" in text
-    assert "**torch/fixed is equivalent** to keras/as_posted within ×/÷1.05" in text
+    assert ("**torch/fixed** (``target_shape: matched``: prediction and target have the same shape in the loss) "
+            "**is equivalent** to keras/as_posted within ×/÷1.05") in text
     weak = report.headline(hypotheses(fix_p=0.04, fix_power=0.55), attribution(SHARES), DECLARED)
-    assert "torch/fixed is **not shown equivalent** to keras/as_posted within ×/÷1.05, reached with only 55 % power" in weak
+    assert "is **not shown equivalent** to keras/as_posted within ×/÷1.05, reached with only 55 % power" in weak
     none = report.headline(hypotheses().iloc[:0], attribution(SHARES), DECLARED)
     assert "declares no primary hypothesis" in none
 

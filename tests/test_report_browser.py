@@ -2,7 +2,8 @@
 
 import pytest
 
-from report_browser import CHROMEDRIVER, CHROMIUM, chromium, console_errors, load_every_result, open_report
+from report_browser import (CHROMEDRIVER, CHROMIUM, box, chromium, console_errors, load_every_result, open_report,
+                            sideways_overflow)
 
 pytestmark = [
     pytest.mark.workflow,
@@ -27,6 +28,40 @@ def test_the_front_page_shows_the_answer_in_view(study, browser, tmp_path_factor
     shot = tmp_path_factory.mktemp("browser") / "report.png"
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 20_000
+
+
+def users_answer(browser):
+    """The answer in the user's words (its first paragraph) and the user's figures, as the page shows them."""
+    paragraph = browser.find_element("xpath", "//p[strong[starts-with(normalize-space(.), 'What is wrong.')]]")
+    # The front page carries the figures twice, four panels in a row and two: the screen's width shows one.
+    shown = [img for img in browser.find_elements("css selector", ".prose img[src^='data:image/png']")
+             if img.is_displayed()]
+    assert len(shown) == 1, len(shown)
+    return paragraph, shown[0]
+
+
+@pytest.mark.parametrize("width, height", [(1366, 768), (390, 844)], ids=["laptop", "phone"])
+def test_the_users_answer_and_figures_read_without_scrolling_sideways(study, width, height, tmp_path_factory):
+    """At 1366 × 768 the answer in the user's words and their figures are on the first screen; on a phone
+    they fit the width. Nothing of the front page needs scrolling sideways at either size."""
+    with chromium(width, height, mobile=width < 760) as browser:
+        open_report(browser, study / "results/report.html", "What is wrong.")
+        paragraph, figure = users_answer(browser)
+        assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", figure) > 0
+        text_box, figure_box = box(browser, paragraph), box(browser, figure)
+        for top, bottom, left, right in (text_box, figure_box):
+            assert 0 <= left and right <= width, (text_box, figure_box)
+        if width > 760:
+            assert 0 <= text_box[0] and text_box[1] <= height, text_box  # the whole paragraph
+            assert figure_box[0] < height and figure_box[1] <= height, figure_box  # the whole figure
+            assert figure_box[3] - figure_box[2] > 0.5 * width  # wide enough to read
+        else:
+            assert figure_box[3] - figure_box[2] > 0.85 * width
+            assert "phone-only" in figure.get_attribute("class")  # the two-column layout
+        assert sideways_overflow(browser) == 0
+        shot = tmp_path_factory.mktemp("browser") / f"front-{width}.png"
+        browser.save_screenshot(str(shot))
+        assert shot.stat().st_size > 20_000
 
 
 def test_every_figure_and_table_is_listed_and_loads(study, browser):

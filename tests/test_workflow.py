@@ -200,6 +200,7 @@ def test_every_front_page_number_is_found_in_a_table(study):
     import yaml
 
     text = (study / "results/report/answer.rst").read_text()
+    text = re.sub(r"^\.\. image:: data:.*?\n(   [A-Za-z0-9+/=]+\n)*", "", text, flags=re.M)  # the figure, inline
     text = re.sub(r"``[^`]*``", "", text)  # code spans: names of switches and values, not results
     found = set()
     for path in (study / "results/tables").glob("*.csv"):
@@ -224,3 +225,26 @@ def test_every_front_page_number_is_found_in_a_table(study):
     assert "**Which Keras**" in text  # tiny.yaml declares the keras2 hypothesis: its paragraph's numbers count too
     missing = sorted({n for n in numbers if n not in found and n.lstrip("-") not in found and n not in ordinals})
     assert not missing, missing
+
+
+def test_the_front_page_opens_with_the_answer_in_the_users_words(study):
+    """Before any table: what is wrong (the posted line quoted), the one-line fix, what it buys, the user's r;
+    no framework or variant id; then the user's figures, inline."""
+    import re
+
+    from gapstudy.registry import FRAMEWORKS, SWITCHES
+
+    text = (study / "results/report/answer.rst").read_text()
+    first = text.split("\n\n")[1]  # after the "Answer" heading
+    assert first.startswith("**What is wrong.**"), first[:200]
+    assert f"``{SWITCHES['target_shape'].posted_line}``" in first
+    assert "``y`` has shape (32,) and ``ypred`` has shape (32, 1)" in first and "(32, 32) matrix" in first
+    assert SWITCHES["target_shape"].code["matched"] in first
+    assert "PyTorch's validation MSE" in first and "Keras gets" in first and "r = 0.912" in first
+    assert "the Adam optimizer" in first and "the initialisation" in first  # the forum's suspects, measured
+    ids = [f"{f}/" for f in FRAMEWORKS] + ["as_posted", "aligned", "init_keras", "adam_keras"]
+    assert not [i for i in ids if i in first], first
+    figure = text.split("\n\n")[2]
+    assert re.match(r"\.\. image:: data:image/png;base64,[A-Za-z0-9+/=]+\n(   [A-Za-z0-9+/=]+\n){100,}   :width: 100%",
+                    figure)
+    assert text.index("**What is wrong.**") < text.index("The primary hypotheses")

@@ -55,16 +55,31 @@ def _power_words(power) -> str:
     return f", reached with only {100 * power:.0f} % power"
 
 
-def claim_clause(row, margin: float) -> str:
-    """One declared hypothesis and its verdict, in words (``row``: a row of the hypotheses table)."""
+def variant_label(name: str, config: dict) -> str:
+    """What ``framework/variant`` is, in words from the registry: " (``target_shape: matched``: ...)"."""
+    framework, variant = name.split("/", 1)
+    switches = (config.get("variants", {}).get(variant) or {}).get("switches")
+    if framework not in FRAMEWORKS:
+        return ""
+    return f" ({describe_switches(switches, framework)})"
+
+
+def claim_clause(row, margin: float, label=None) -> str:
+    """One declared hypothesis and its verdict, in words (``row``: a row of the hypotheses table).
+
+    ``label(name)`` gives what follows a variant id where the page names it
+    first (``variant_label``); nothing by default.
+    """
+    label = label or (lambda name: "")
     name, ref = f"{row['framework']}/{row['variant']}", row["reference"]
+    said, against = f"**{name}**{label(name)}", f"{ref}{label(ref)}"
     if row["claim"] == "worse":
         if row["supported"]:
-            return f"**{name} is worse** than {ref} (geometric-mean validation MSE × {_fmt(row['mse_ratio'])})"
-        return f"{name} is **not shown worse** than {ref}{_power_words(row['power'])}"
+            return f"{said} **is worse** than {against} (geometric-mean validation MSE × {_fmt(row['mse_ratio'])})"
+        return f"{said} is **not shown worse** than {against}{_power_words(row['power'])}"
     if row["supported"]:
-        return f"**{name} is equivalent** to {ref} within ×/÷{margin:g}{_power_words(row['power'])}"
-    return f"{name} is **not shown equivalent** to {ref} within ×/÷{margin:g}{_power_words(row['power'])}"
+        return f"{said} **is equivalent** to {against} within ×/÷{margin:g}{_power_words(row['power'])}"
+    return f"{said} is **not shown equivalent** to {against} within ×/÷{margin:g}{_power_words(row['power'])}"
 
 
 def largest_cause(attribution: pd.DataFrame | None, device: str):
@@ -82,11 +97,18 @@ def headline(hypotheses: pd.DataFrame, attribution: pd.DataFrame | None, config:
     if hypotheses.empty:
         return ("**Answer:** this config declares no primary hypothesis (config key ``hypotheses``), so the "
                 "report states no verdict; everything below is exploratory.")
-    sentences = []
+    sentences, seen = [], set()
+
+    def label(name):  # each variant id with its label on first use
+        if name in seen:
+            return ""
+        seen.add(name)
+        return variant_label(name, config)
+
     for device, group in hypotheses.groupby("device", sort=True):
         clauses = []
         for _, row in group.iterrows():
-            clause = claim_clause(row, margin)
+            clause = claim_clause(row, margin, label)
             cause = largest_cause(attribution, device) if row["claim"] == "worse" and row["supported"] else None
             if cause is not None:
                 clause += (f"; the gap is ``{cause['switches']}``, which closes {_pct(cause['share_of_gap'])} "
@@ -169,6 +191,131 @@ def which_keras(hypotheses: pd.DataFrame, comparison: pd.DataFrame, config: dict
     return lines
 
 
+def _arm(summary: pd.DataFrame, framework: str, variant: str, device: str):
+    """One (framework, variant, device) row of the summary table, or None."""
+    rows = summary[(summary["framework"] == framework) & (summary["variant"] == variant)
+                   & (summary["device"] == device)]
+    return None if rows.empty else rows.iloc[0]
+
+
+def _percent_margin(margin: float) -> str:
+    """×/÷1.05 as "5 %"."""
+    return f"{100 * (margin - 1):.3g} %"
+
+
+def the_fix(hypotheses: pd.DataFrame, config: dict):
+    """The declared claims the plain answer speaks from: (gap row, fix row, the fix's switches), or None.
+
+    The gap is the declared ``worse`` claim on the PyTorch code; the fix the
+    declared ``equivalent`` claim on a variant marked ``fix: true`` of the same
+    framework, on the same device.
+    """
+    if hypotheses is None or hypotheses.empty:
+        return None
+    for _, gap in hypotheses[hypotheses["claim"] == "worse"].sort_values("device").iterrows():
+        fixes = hypotheses[(hypotheses["claim"] == "equivalent") & (hypotheses["framework"] == gap["framework"])
+                           & (hypotheses["device"] == gap["device"])
+                           & hypotheses["variant"].map(lambda v: bool(config["variants"].get(v, {}).get("fix")))]
+        if not fixes.empty:
+            fix = fixes.iloc[0]
+            return gap, fix, dict(config["variants"][fix["variant"]].get("switches") or {})
+    return None
+
+
+def suspects_sentence(attribution: pd.DataFrame | None, runs: pd.DataFrame | None, gap, config: dict,
+                      fixed_by: set) -> str:
+    """What the forum's other suspects change, each measured where this config varies it, in words.
+
+    A suspect is a switch with a ``suspect`` name in the registry; its size is
+    the share of the gap that applying it alone to the posted code closes
+    (the attribution table). Seeds are a suspect too: whether any seed of the
+    posted code reaches the reference's runs (the runs table).
+    """
+    device, ref = gap["device"], config["reference"]
+    single = single_changes(attribution[attribution["device"] == device]) if attribution is not None \
+        and not attribution.empty else pd.DataFrame()
+    measured, untested, largest = [], [], 0.0
+    for name, spec in SWITCHES.items():
+        if not spec.suspect or name in fixed_by:
+            continue
+        rows = single[single["variant"].map(lambda v: set(config["variants"][v].get("switches") or {}) == {name})] \
+            if not single.empty else single
+        if rows.empty:
+            untested.append(spec.suspect)
+            continue
+        row = rows.iloc[0]
+        largest = max(largest, abs(row["share_ci_low"]), abs(row["share_ci_high"]))
+        measured.append(f"{spec.suspect}, {code_change(name, config['variants'][row['variant']]['switches'][name])}, "
+                        f"closes {_pct(row['share_of_gap'])} of the gap ({_pct(row['share_ci_low'])} to "
+                        f"{_pct(row['share_ci_high'])})")
+    parts = []
+    if measured:
+        lead = "change little or nothing" if largest < 0.1 else "were measured too"
+        parts.append(f"The other suspects named in the forum {lead}: " + "; ".join(measured) + ".")
+    if runs is not None and not runs.empty:
+        posted = runs[(runs["framework"] == gap["framework"]) & (runs["variant"] == gap["variant"])
+                      & (runs["device"] == device)]["val_mse"].dropna()
+        keras = runs[(runs["framework"] == ref["framework"]) & (runs["variant"] == ref["variant"])
+                     & (runs["device"] == device)]["val_mse"].dropna()
+        if len(posted) and len(keras) and posted.min() > keras.max():
+            parts.append(f"Other seeds do not help: none of the {len(posted)} seeds of your PyTorch code comes near "
+                         f"Keras (its lowest validation MSE, {_fmt(posted.min())}, is above Keras' highest, "
+                         f"{_fmt(keras.max())}).")
+    if untested:
+        parts.append("Not varied in this config: " + ", ".join(untested)
+                     + " (``config/diagnosis.yaml`` varies every one).")
+    return " ".join(parts)
+
+
+def plain_answer(tables: dict, config: dict, reported: dict) -> list[str]:
+    """The answer in the user's words, before any statistics: what is wrong, the one-line fix, what it buys.
+
+    Generated from the declared claims (``the_fix``), the summary, the
+    attribution and the registry's own words for the fix's switch (the
+    user's posted line, what goes wrong in it, the code change); no
+    framework or variant id. Empty where the config declares no gap and fix.
+    """
+    found = the_fix(tables.get("hypotheses"), config)
+    if found is None:
+        return []
+    gap, fix, switches = found
+    summary, device, ref = tables["summary"], gap["device"], config["reference"]
+    posted, fixed = _arm(summary, gap["framework"], gap["variant"], device), _arm(summary, fix["framework"],
+                                                                               fix["variant"], device)
+    keras = _arm(summary, ref["framework"], ref["variant"], device)
+    if posted is None or fixed is None or keras is None:
+        return []
+    batch = config["training"]["batch_size"]
+    margin = config["statistics"]["equivalence_margin"]
+    lines = []
+    if len(switches) == 1 and SWITCHES[next(iter(switches))].posted_line:
+        (name, value), = switches.items()
+        spec = SWITCHES[name]
+        lines.append(f"**What is wrong.** Your PyTorch training loop computes ``{spec.posted_line}``. "
+                     + spec.problem.format(batch=batch) + ".")
+    else:
+        lines.append("**What is wrong.** Your PyTorch code differs from your Keras code in "
+                     + "; ".join(describe(k, v) for k, v in switches.items()) + ".")
+    lines.append("**The fix** is one line: " + "; ".join(code_change(k, v) for k, v in switches.items()) + ".")
+    same = (f"the two are the same within {_percent_margin(margin)}" if fix["supported"] else
+            f"the two are **not shown** to be the same within {_percent_margin(margin)}")
+    verb = "falls" if fixed["val_mse_gmean"] < posted["val_mse_gmean"] else "rises"
+    lines.append(f"**What it buys.** PyTorch's validation MSE {verb} from {_fmt(posted['val_mse_gmean'])} to "
+                 f"{_fmt(fixed['val_mse_gmean'])}; Keras gets {_fmt(keras['val_mse_gmean'])}; {same}, tested on "
+                 f"{int(fix['n'])} seeds (geometric means over seeds, {device}).")
+    if not gap["supported"]:
+        lines.append(f"With this config's {int(gap['n'])} seeds and {config['training']['epochs']} epochs the gap "
+                     "itself is **not shown** (the declared test below), so these numbers do not yet measure "
+                     "what the fix buys.")
+    if reported:
+        lines.append(f"You reported a correlation of r = {reported['r_keras']:g} for Keras against "
+                     f"{reported['r_torch']:g} for PyTorch; over these seeds, Keras reaches "
+                     f"r = {_fmt(keras['val_pearson_r_mean'])}, your PyTorch code {_fmt(posted['val_pearson_r_mean'])} "
+                     f"and the fixed PyTorch code {_fmt(fixed['val_pearson_r_mean'])}.")
+    suspects = suspects_sentence(tables.get("attribution"), tables.get("runs"), gap, config, set(switches))
+    return [" ".join(lines + ([suspects] if suspects else [])), ""]
+
+
 def seed_counts(summary: pd.DataFrame) -> str:
     """"10 seeds", or "10 seeds (keras_torch: 5)" where a framework ran another number."""
     counts = summary.groupby("framework")["n_seeds"].max()
@@ -198,8 +345,8 @@ def draws_sentence(draws: pd.DataFrame | None) -> list[str]:
 
 def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, provenance: dict,
                attribution: pd.DataFrame | None = None, hypotheses: pd.DataFrame | None = None,
-               draws: pd.DataFrame | None = None) -> str:
-    """The front page: the answer first (declared claims), then research question 1 in detail."""
+               draws: pd.DataFrame | None = None, plain: list[str] | None = None) -> str:
+    """The front page: the answer in the user's words (``plain``), the declared claims, then research question 1."""
     level = int(round(100 * config["statistics"]["confidence_level"]))
     ref = config["reference"]
     ref_label = f"{ref['framework']}/{ref['variant']}"
@@ -208,6 +355,7 @@ def answer_rst(summary: pd.DataFrame, comparison: pd.DataFrame, config: dict, pr
         "Answer",
         "------",
         "",
+        *(plain or []),
         headline(hypotheses, attribution, config),
         "",
     ]
@@ -466,8 +614,27 @@ def lockstep_rst(lockstep: pd.DataFrame | None, config: dict) -> str:
     return "\n".join(lines + [""])
 
 
-def determinism_rst(repeats: pd.DataFrame, devices: pd.DataFrame, devices_ran: list[str]) -> str:
-    """Research question 5: repeatable runs per device, and CPU against GPU."""
+def bits_sentence(runs: pd.DataFrame | None) -> list[str]:
+    """What "bit for bit" promises, and on which CPU the runs were trained (from the runs table)."""
+    if runs is None or runs.empty or "cpu_flags" not in runs:
+        return []
+    cpu = runs[runs["device"] == "cpu"]
+    machines = sorted({(str(n), str(f)) for n, f in zip(cpu["device_name"], cpu["cpu_flags"].fillna(""))})
+    settings = sorted(set(cpu.get("onednn", pd.Series(dtype=str)).dropna()) - {"none"})
+    if not machines:
+        return []
+    where = "; ".join(f"``{name}`` (instruction sets ``{flags or 'unknown'}``)" for name, flags in machines)
+    return [f"What *bit for bit* promises: on the CPU that trains it, each run of the user's code here gives the "
+            "bits of that code run plainly (a fresh Python with only the seed set; ``tests/test_posted_as_run.py`` "
+            f"checks it). These runs were trained on {where}, with TensorFlow's oneDNN kernels "
+            f"``{', '.join(settings) or 'n/a'}``. oneDNN picks its kernels by the CPU's instruction set, so on "
+            "another CPU the Keras runs, the user's own and the workflow's alike, end in other last digits "
+            "(README, \"What bit for bit means\").", ""]
+
+
+def determinism_rst(repeats: pd.DataFrame, devices: pd.DataFrame, devices_ran: list[str],
+                    runs: pd.DataFrame | None = None) -> str:
+    """Research question 5: repeatable runs per device, what "bit for bit" means, and CPU against GPU."""
     title = "Devices and determinism (research question 5)"
     lines = [title, "-" * len(title), ""]
     checked = repeats[repeats["runs_repeated"] > 0]
@@ -486,6 +653,7 @@ def determinism_rst(repeats: pd.DataFrame, devices: pd.DataFrame, devices_ran: l
             lines.append(f"- On {device}, {n_same} of {n_runs} runs trained twice repeated bit for bit; the others "
                          f"differ by up to {_fmt(worst)} in a validation prediction (the device's spread).")
     lines.append("")
+    lines += bits_sentence(runs)
     if devices.empty:
         lines.append(f"CPU against GPU: **this part did not run**: the study ran on {', '.join(devices_ran)} only "
                      "(``devices: auto`` adds ``cuda`` where PyTorch finds a GPU).")
@@ -582,24 +750,50 @@ def incomplete_rst(incomplete: pd.DataFrame) -> str:
     return "\n".join(lines + ["", "The table *runs that failed or diverged* lists each run.", ""])
 
 
-def front_page(tables: dict, environment: dict, config: dict) -> str:
+def figure_rst(png: bytes | None, alt: str, css_class: str = "") -> list[str]:
+    """An image directive that carries the PNG itself (a data URI): the report shows it inline, no file beside.
+
+    ``css_class`` names the screens it is for (``report/workflow.rst``:
+    ``wide-only`` or ``phone-only``).
+    """
+    if not png:
+        return []
+    import base64
+
+    # docutils joins a URI's lines and drops their whitespace: lines short enough for its line-length limit.
+    data = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return [".. image:: " + data[:60], *(f"   {data[i:i + 96]}" for i in range(60, len(data), 96)),
+            "   :width: 100%", f"   :alt: {alt}", *([f"   :class: {css_class}"] if css_class else []), ""]
+
+
+def front_page(tables: dict, environment: dict, config: dict, figure: bytes | None = None,
+               figure_phone: bytes | None = None) -> str:
     """The front page (``answer.rst``): the answer, then one section per research question.
 
     ``tables`` maps the names of the workflow's tables (``runs``, ``summary``,
     ``comparison``, ...; ``lockstep`` may be None) to their DataFrames;
-    ``config`` is the slice of the config the front page reads.
+    ``config`` is the slice of the config the front page reads; ``figure`` is
+    the PNG of the user's figures (``figures.users_figures``), shown right
+    after the answer in the user's words; ``figure_phone`` the same in two
+    columns, shown instead on a phone's screen.
     """
     facts = run_facts(tables["runs"], tables["timings"], environment)
     attribution = tables["attribution"]
+    plain = plain_answer(tables, config, dict(USER_REPORTED))
+    if plain:
+        alt = ("Predicted against true validation values for the user's Keras code, the user's PyTorch code and "
+               "the fixed PyTorch code, and their loss curves")
+        plain += figure_rst(figure, alt, "wide-only" if figure_phone else "")
+        plain += figure_rst(figure_phone, alt, "phone-only")
     return "\n".join([
         answer_rst(tables["summary"], tables["comparison"], config, facts, attribution, tables["hypotheses"],
-                   tables.get("draws")),
+                   tables.get("draws"), plain),
         incomplete_rst(tables["incomplete"]),
         what_to_do_rst(attribution, config),
         diagnosis_rst(attribution, config),
         equivalence_rst(tables["equivalence"], config, tables.get("identical")),
         crn_rst(tables.get("crn"), config),
         lockstep_rst(tables["lockstep"], config),
-        determinism_rst(tables["repeats"], tables["devices"], facts["devices_ran"]),
+        determinism_rst(tables["repeats"], tables["devices"], facts["devices_ran"], tables["runs"]),
         nonlinear_rst(tables["summary"], config, tables.get("across_frameworks"), attribution),
     ])

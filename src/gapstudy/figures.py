@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.lines  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -98,6 +99,91 @@ def predicted_vs_true(predictions: pd.DataFrame, path, intervals: dict) -> None:
         ax.plot([lo, hi], [lo, hi], color="black", linewidth=0.8, linestyle="--")
     grid.set_axis_labels("true y (validation)", "predicted y")
     _save(grid.figure, path)
+
+
+def front_arms(hypotheses: pd.DataFrame) -> tuple[list[tuple[str, str, str]], str] | None:
+    """The three runs of the user's question, from the declared claims: ([(framework, variant, title)], device).
+
+    The reference (the user's Keras code), the arm of the ``worse`` claim
+    (the user's PyTorch code) and the ``equivalent`` claim on that framework
+    (the fixed code), on the first device that has all three. None without them.
+    """
+    if hypotheses is None or hypotheses.empty:
+        return None
+    for _, gap in hypotheses[hypotheses["claim"] == "worse"].sort_values("device").iterrows():
+        fixes = hypotheses[(hypotheses["claim"] == "equivalent") & (hypotheses["framework"] == gap["framework"])
+                           & (hypotheses["device"] == gap["device"])]
+        if fixes.empty:
+            continue
+        fix, (ref_framework, ref_variant) = fixes.iloc[0], gap["reference"].split("/", 1)
+        return [(ref_framework, ref_variant, "your Keras code"),
+                (gap["framework"], gap["variant"], "your PyTorch code"),
+                (fix["framework"], fix["variant"], "your PyTorch code, fixed")], gap["device"]
+    return None
+
+
+def users_figures(epochs: pd.DataFrame, predictions: pd.DataFrame, hypotheses: pd.DataFrame, path,
+                  intervals: dict) -> None:
+    """The user's two figures for one seed, side by side (``_users_figures``): four panels in a row."""
+    _users_figures(epochs, predictions, hypotheses, path, columns=4)
+
+
+def users_figures_phone(epochs: pd.DataFrame, predictions: pd.DataFrame, hypotheses: pd.DataFrame, path,
+                        intervals: dict) -> None:
+    """``users_figures`` in two columns, for a phone's width (the front page shows it there instead)."""
+    _users_figures(epochs, predictions, hypotheses, path, columns=2)
+
+
+def _users_figures(epochs: pd.DataFrame, predictions: pd.DataFrame, hypotheses: pd.DataFrame, path,
+                   columns: int) -> None:
+    """The user's two figures for one seed, side by side: predicted against true, then the loss curves.
+
+    One panel per run of the question (``front_arms``: Keras, PyTorch as
+    posted, PyTorch fixed), each titled with its Pearson r on the validation
+    set, then the loss per epoch as each framework reports it, in the
+    question's colours (PyTorch blue, Keras brown; train solid, validation
+    dashed). The seed is the first that all three ran. ``columns``: 4 panels
+    in a row (a laptop's screen) or 2 (a phone's).
+    """
+    rows = 4 // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(14, 3.4) if rows == 1 else (7, 7.2),
+                             gridspec_kw={"width_ratios": [1, 1, 1, 1.4]} if rows == 1 else None)
+    axes = np.asarray(axes).ravel()
+    found = front_arms(hypotheses)
+    if found is None:
+        for ax in axes:
+            ax.axis("off")
+        axes[0].text(0, 0.5, "This config declares no gap and fix (config key hypotheses).", fontsize=11)
+        _save(fig, path)
+        return
+    arms, device = found
+    runs = [predictions[(predictions["framework"] == f) & (predictions["variant"] == v)
+                        & (predictions["device"] == device)] for f, v, _ in arms]
+    seed = min(set.intersection(*(set(r["seed"]) for r in runs)))
+    colours = [sns.color_palette(FRAMEWORKS[f].palette, 4)[2 if i == 2 else 0] for i, (f, _, _) in enumerate(arms)]
+    lo, hi = predictions["y_true"].min(), predictions["y_true"].max()
+    for ax, run, colour, (_, _, title) in zip(axes, runs, colours, arms):
+        one = run[run["seed"] == seed]
+        r = np.corrcoef(one["y_true"], one["y_pred"])[0, 1] if one["y_pred"].std() > 0 else float("nan")
+        ax.scatter(one["y_true"], one["y_pred"], s=5, alpha=0.5, linewidth=0, color=colour)
+        ax.plot([lo, hi], [lo, hi], color="black", linewidth=0.8, linestyle="--")
+        ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="true y (validation)", ylabel=f"predicted y (seed {seed})",
+               title=f"{title}\nr = {r:.3f}")
+        ax.set_aspect("equal")
+    ax = axes[3]
+    for colour, (framework, variant, title) in zip(colours, arms):
+        one = epochs[(epochs["framework"] == framework) & (epochs["variant"] == variant)
+                     & (epochs["device"] == device) & (epochs["seed"] == seed)].sort_values("epoch")
+        ax.plot(one["epoch"], one["train_loss"], color=colour, label=title)
+        ax.plot(one["epoch"], one["val_loss_user"], color=colour, linestyle="--")
+    handles = ax.get_legend_handles_labels()[0] + [
+        matplotlib.lines.Line2D([], [], color="grey", label="training"),
+        matplotlib.lines.Line2D([], [], color="grey", linestyle="--", label="validation")]
+    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    ax.set(yscale="log", xlabel="epoch", ylabel="loss as reported", title=f"loss curves (seed {seed})")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    fig.tight_layout()
+    _save(fig, path)
 
 
 def mse_per_variant(runs: pd.DataFrame, summary: pd.DataFrame, path, intervals: dict) -> None:

@@ -117,6 +117,12 @@ class Switch:
     families: tuple[str, ...] = FAMILIES
     number: str | None = None
     maximum: float | None = None
+    # For the front page's answer in the user's words: the user's own line that the posted
+    # value is (quoted as posted), what goes wrong in it ({batch}: the batch size), and what
+    # the forum thread called this candidate cause.
+    posted_line: str = ""
+    problem: str = ""
+    suspect: str = ""
 
     def default_for(self, framework: str):
         value = self.default
@@ -137,8 +143,14 @@ SWITCHES: dict[str, Switch] = {
                 "matched": "prediction and target have the same shape in the loss",
             },
             default="posted",
-            code={"matched": "``loss = mean_squared_error(y, torch_model(x).squeeze(-1))`` "
+            code={"matched": "``loss = mean_squared_error(y, ypred.squeeze(-1))`` "
                   "(or ``y.view(-1, 1)``): the loss then compares each prediction with its own target"},
+            posted_line="loss = mean_squared_error(y, ypred)",
+            problem="``y`` has shape ({batch},) and ``ypred`` has shape ({batch}, 1), so ``ytrue - ypred`` "
+            "broadcasts to a ({batch}, {batch}) matrix: the loss compares every prediction with every target "
+            "in the batch, and the model that minimises it predicts the batch's mean for every input. "
+            "Keras' ``mean_squared_error`` aligns the two shapes before it subtracts, so your Keras model "
+            "never had this problem",
         ),
         Switch(
             "loss", "the loss function",
@@ -165,6 +177,7 @@ SWITCHES: dict[str, Switch] = {
                 "glorot_normal_truncated": "``torch.nn.init.trunc_normal_`` with Keras' glorot_normal scale",
                 "torch_default": "keep ``nn.Linear``'s own weight init",
             },
+            suspect="the initialisation",
         ),
         Switch(
             "bias_init", "the biases' initial values",
@@ -185,13 +198,15 @@ SWITCHES: dict[str, Switch] = {
             },
             default={"torch": "torch", "keras": "keras"},
             code={"keras": "Keras' Adam update (epsilon hat) instead of ``torch.optim.Adam``'s"},
+            suspect="the Adam optimizer",
         ),
         # Bounds as in the schema's training section: past them a value is a typo, not a study.
-        Switch("learning_rate", "Adam's learning rate", number="positive", maximum=1e6),
+        Switch("learning_rate", "Adam's learning rate", number="positive", maximum=1e6,
+               suspect="a lower or higher learning rate"),
         Switch("epsilon", "Adam's epsilon", number="positive", maximum=1.0),
         # The user set 0.9999 in both frameworks; both default to 0.999.
         Switch("beta_2", "Adam's beta_2 (decay of the squared-gradient average)", number="fraction"),
-        Switch("epochs", "number of epochs", number="integer", maximum=100000),
+        Switch("epochs", "number of epochs", number="integer", maximum=100000, suspect="more epochs"),
         Switch(
             "val_loss", "how the validation loss is computed",
             values={
@@ -200,6 +215,7 @@ SWITCHES: dict[str, Switch] = {
             },
             default="batch_means", families=("torch",),
             code={"full_set": "compute the validation loss on the whole set at once"},
+            suspect="the validation loss computed differently",
         ),
         Switch(
             "eval_mode", "the validation pass's mode",
@@ -209,6 +225,7 @@ SWITCHES: dict[str, Switch] = {
             },
             default="on", families=("torch",),
             code={"off": "leave out ``model.eval()`` and ``torch.no_grad()``"},
+            suspect="``model.eval()`` in validation",
         ),
         Switch(
             "graph", "the backward call",
@@ -220,6 +237,7 @@ SWITCHES: dict[str, Switch] = {
             default="plain", families=("torch",),
             code={"retain_graph": "``loss.backward(retain_graph=True)``",
                   "create_graph": "``loss.backward(create_graph=True)``"},
+            suspect="``create_graph`` against ``retain_graph``",
         ),
         Switch(
             "dtype", "the floating-point type",
@@ -500,6 +518,18 @@ FIGURES: dict[str, Figure] = {
         Figure("predicted_vs_true", ("predictions",),
                "The user's second figure, over all seeds: each point is one validation row of one seed's "
                "run, predicted against true value; the dashed line is a perfect prediction.",
+               RQ1),
+        # Shown on the front page, beside the answer in the user's words.
+        Figure("users_figures", ("epochs", "predictions", "hypotheses"),
+               "The user's two figures for one seed: validation predictions against the truth for the "
+               "user's Keras code, the user's PyTorch code and the fixed PyTorch code, each with its "
+               "Pearson r (the dashed line is a perfect prediction; the posted PyTorch code collapses "
+               "towards the mean), then the loss per epoch as each framework reports it (training solid, "
+               "validation dashed; the posted PyTorch loss is the broadcast one, not a per-sample MSE). "
+               "Every seed: the figures loss curves and predicted vs true.",
+               RQ1),
+        Figure("users_figures_phone", ("epochs", "predictions", "hypotheses"),
+               "The same figures as users figures, in two columns: the front page shows these on a phone.",
                RQ1),
         Figure("mse_per_variant", ("runs", "summary"),
                "Validation MSE (full set, on the MinMax-scaled target, computed the same way for every "

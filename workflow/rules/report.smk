@@ -43,6 +43,9 @@ rule answer:
         draws=draws_outputs(),
         repeats=rules.determinism.output.repeats,
         devices=rules.determinism.output.devices,
+        # Shown inline beside the answer in the user's words (on a laptop, on a phone).
+        figure=reg.figure("users_figures"),
+        figure_phone=reg.figure("users_figures_phone"),
     output:
         answer=reg.ANSWER,
     log:

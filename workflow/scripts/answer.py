@@ -18,5 +18,7 @@ for name in ("lockstep", "crn", "draws"):
     paths = [inp[name]] if isinstance(inp[name], str) else list(inp[name])
     tables[name] = pd.read_csv(paths[0]) if paths else None
 environment = json.loads(Path(inp.environment).read_text())
-atomic_write_text(Path(snakemake.output.answer), answer.front_page(tables, environment, snakemake.params.config))
+figures = [Path(inp[name]).read_bytes() for name in ("figure", "figure_phone")]
+atomic_write_text(Path(snakemake.output.answer),
+                  answer.front_page(tables, environment, snakemake.params.config, *figures))
 log("wrote the front page")
