@@ -245,9 +245,9 @@ def suspects_sentence(attribution: pd.DataFrame | None, runs: pd.DataFrame | Non
             continue
         row = rows.iloc[0]
         largest = max(largest, abs(row["share_ci_low"]), abs(row["share_ci_high"]))
-        measured.append(f"{spec.suspect}, {code_change(name, config['variants'][row['variant']]['switches'][name])}, "
-                        f"closes {_pct(row['share_of_gap'])} of the gap ({_pct(row['share_ci_low'])} to "
-                        f"{_pct(row['share_ci_high'])})")
+        change = code_change(name, config["variants"][row["variant"]]["switches"][name])
+        measured.append(f"{spec.suspect} (changed to {change}) closes {_pct(row['share_of_gap'])} of the gap "
+                        f"({_pct(row['share_ci_low'])} to {_pct(row['share_ci_high'])})")
     parts = []
     if measured:
         lead = "change little or nothing" if largest < 0.1 else "were measured too"
