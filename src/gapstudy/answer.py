@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gapstudy import claims
 from gapstudy.provenance import run_facts
 from gapstudy.registry import FRAMEWORKS, SWITCHES, USER_REPORTED
 from gapstudy.variants import code_change, describe
@@ -206,20 +207,14 @@ def _percent_margin(margin: float) -> str:
 def the_fix(hypotheses: pd.DataFrame, config: dict):
     """The declared claims the plain answer speaks from: (gap row, fix row, the fix's switches), or None.
 
-    The gap is the declared ``worse`` claim on the PyTorch code; the fix the
-    declared ``equivalent`` claim on a variant marked ``fix: true`` of the same
-    framework, on the same device.
+    The gap and the fix of ``claims.gap_and_fix`` (as the user's figures
+    show them), where the fix's variant is marked ``fix: true``.
     """
-    if hypotheses is None or hypotheses.empty:
+    found = claims.gap_and_fix(hypotheses)
+    if found is None or not config["variants"].get(found[1]["variant"], {}).get("fix"):
         return None
-    for _, gap in hypotheses[hypotheses["claim"] == "worse"].sort_values("device").iterrows():
-        fixes = hypotheses[(hypotheses["claim"] == "equivalent") & (hypotheses["framework"] == gap["framework"])
-                           & (hypotheses["device"] == gap["device"])
-                           & hypotheses["variant"].map(lambda v: bool(config["variants"].get(v, {}).get("fix")))]
-        if not fixes.empty:
-            fix = fixes.iloc[0]
-            return gap, fix, dict(config["variants"][fix["variant"]].get("switches") or {})
-    return None
+    gap, fix = found
+    return gap, fix, dict(config["variants"][fix["variant"]].get("switches") or {})
 
 
 def suspects_sentence(attribution: pd.DataFrame | None, runs: pd.DataFrame | None, gap, config: dict,

@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from gapstudy import stats  # noqa: E402
+from gapstudy import claims, stats  # noqa: E402
 from gapstudy.registry import FRAMEWORKS  # noqa: E402
 
 # Each framework's palette (registry): as_posted darkest, further variants lighter.
@@ -105,21 +105,17 @@ def front_arms(hypotheses: pd.DataFrame) -> tuple[list[tuple[str, str, str]], st
     """The three runs of the user's question, from the declared claims: ([(framework, variant, title)], device).
 
     The reference (the user's Keras code), the arm of the ``worse`` claim
-    (the user's PyTorch code) and the ``equivalent`` claim on that framework
-    (the fixed code), on the first device that has all three. None without them.
+    (the user's PyTorch code) and its fix (``claims.gap_and_fix``, as the
+    front page's answer names them). None without them.
     """
-    if hypotheses is None or hypotheses.empty:
+    found = claims.gap_and_fix(hypotheses)
+    if found is None:
         return None
-    for _, gap in hypotheses[hypotheses["claim"] == "worse"].sort_values("device").iterrows():
-        fixes = hypotheses[(hypotheses["claim"] == "equivalent") & (hypotheses["framework"] == gap["framework"])
-                           & (hypotheses["device"] == gap["device"])]
-        if fixes.empty:
-            continue
-        fix, (ref_framework, ref_variant) = fixes.iloc[0], gap["reference"].split("/", 1)
-        return [(ref_framework, ref_variant, "your Keras code"),
-                (gap["framework"], gap["variant"], "your PyTorch code"),
-                (fix["framework"], fix["variant"], "your PyTorch code, fixed")], gap["device"]
-    return None
+    gap, fix = found
+    ref_framework, ref_variant = gap["reference"].split("/", 1)
+    return [(ref_framework, ref_variant, "your Keras code"),
+            (gap["framework"], gap["variant"], "your PyTorch code"),
+            (fix["framework"], fix["variant"], "your PyTorch code, fixed")], gap["device"]
 
 
 def users_figures(epochs: pd.DataFrame, predictions: pd.DataFrame, hypotheses: pd.DataFrame, path,
