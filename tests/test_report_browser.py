@@ -117,6 +117,9 @@ def test_the_catalogue_report_shows_its_ranked_table_and_every_result_loads(cata
     tops = browser.execute_script(
         "return [...document.querySelectorAll('div.document h1')].map(h => h.getBoundingClientRect().top)")
     assert tops and min(tops) >= 0, tops
+    # The shared layout (report/layout.rst): the page takes the window, its wide ranked table scrolls in its own box.
+    assert sideways_overflow(browser) == 0
+    assert browser.execute_script("return document.querySelector('.prose').getBoundingClientRect().width") > 800
     results = load_every_result(browser)
     assert {path: status for path, status in results.items() if status != "ok"} == {}
     assert {p for p in results if p.endswith(".png")} == {paths.figure(name) for name in FIGURES}

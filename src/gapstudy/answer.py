@@ -748,7 +748,7 @@ def incomplete_rst(incomplete: pd.DataFrame) -> str:
 def figure_rst(png: bytes | None, alt: str, css_class: str = "") -> list[str]:
     """An image directive that carries the PNG itself (a data URI): the report shows it inline, no file beside.
 
-    ``css_class`` names the screens it is for (``report/workflow.rst``:
+    ``css_class`` names the screens it is for (``report/layout.rst``:
     ``wide-only`` or ``phone-only``).
     """
     if not png:
