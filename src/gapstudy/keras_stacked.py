@@ -40,7 +40,8 @@ import time
 
 import numpy as np
 
-from gapstudy.stacked_ops import batch_loop, batch_loss, batch_sizes, keras_mean, per_seed, record_epoch, stacked_epoch
+from gapstudy.stacked_ops import (batch_loss, batch_sizes, keras_mean, per_batch, per_row, per_seed, record_epoch,
+                                  stacked_epoch)
 
 # Switch values this path implements; every other switch must be at the value given.
 SUPPORTED = {
@@ -274,9 +275,7 @@ def _train_tf(dataset, starts, hp, switches, dtype, progress):
         """``fit``'s validation batch losses per seed (S, batches) and the full-set predictions (S, n_val)."""
         X = tf.broadcast_to(X_val, [S, *X_val.shape])
         Y = tf.broadcast_to(y_val, [S, *y_val.shape])
-        full, last = batch_loop(lambda x, y: batch_loss(y, model(x)), [X, Y], bs, dtype)
-        losses = tf.transpose(full) if last is None else tf.concat([tf.transpose(full), last[:, None]], axis=1)
-        return losses, model(X)[..., 0]
+        return per_batch(lambda x, y: batch_loss(y, model(x)), [X, Y], bs, dtype), model(X)[..., 0]
 
     results = [{"epochs": []} for _ in seeds]
     alive, stopped = np.ones(S, bool), {}
@@ -406,9 +405,6 @@ def _predict(model, X_val, S, bs):
 
     @tf.function
     def predict():
-        X = tf.broadcast_to(X_val, [S, *X_val.shape])
-        full, last = batch_loop(lambda x: model(x)[..., 0], [X], bs, X.dtype)  # (full, S, bs), (S, rest)
-        rows = tf.reshape(tf.transpose(full, [1, 0, 2]), [S, -1])
-        return rows if last is None else tf.concat([rows, last], axis=1)
+        return per_row(lambda x: model(x)[..., 0], [tf.broadcast_to(X_val, [S, *X_val.shape])], bs, X_val.dtype)
 
     return predict().numpy()

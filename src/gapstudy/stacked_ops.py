@@ -87,27 +87,16 @@ def stacked_epoch(step, X, Y, order, batch_size: int, dtype):
 
     ``X`` (n, in) and ``Y`` (n,) or (n, 1) are the training set, ``order``
     (S, n) each seed's row order; ``step(x, y)`` takes a batch of every seed,
-    (S, B, in) and (S, B[, 1]), and returns each seed's loss (S,). The full
-    batches run in a graph loop, the shorter last one after it. Returns each
-    step's loss per seed, (S, steps).
+    (S, B, in) and (S, B[, 1]), and returns each seed's loss (S,). Returns
+    each step's loss per seed, (S, steps) (``per_batch``).
     """
     import tensorflow as tf
 
-    S, n, bs = order.shape[0], order.shape[1], batch_size
-    full = n // bs
-    X, Y = tf.gather(X, order), tf.gather(Y, order)  # (S, n, ...)
-    losses = tf.TensorArray(dtype, size=len(batch_sizes(n, bs)))
-    Xb = tf.reshape(X[:, :full * bs], [S, full, bs, -1])
-    Yb = tf.reshape(Y[:, :full * bs], [S, full, bs, *Y.shape[2:]])
-    for i in tf.range(full):
-        losses = losses.write(i, step(Xb[:, i], Yb[:, i]))
-    if n % bs:
-        losses = losses.write(full, step(X[:, full * bs:], Y[:, full * bs:]))
-    return tf.transpose(losses.stack())
+    return per_batch(step, [tf.gather(X, order), tf.gather(Y, order)], batch_size, dtype)
 
 
 def batch_loop(fn, tensors, batch_size: int, dtype):
-    """``fn`` on every batch of rows, as ``fit``'s validation and ``predict`` batch them; call inside a ``tf.function``.
+    """``fn`` on every batch of rows, as ``fit``, its validation and ``predict`` batch them; call inside a ``tf.function``.
 
     ``tensors`` are (S, n, ...) with the same rows; ``fn`` takes one batch of
     each, (S, B, ...), and returns one tensor (S, ...). The full batches run
@@ -126,6 +115,23 @@ def batch_loop(fn, tensors, batch_size: int, dtype):
         outputs = outputs.write(i, fn(*(b[:, i] for b in blocks)))
     last = fn(*(t[:, full * bs:] for t in tensors)) if n % bs else None
     return outputs.stack(), last
+
+
+def per_batch(fn, tensors, batch_size: int, dtype):
+    """``batch_loop`` for an ``fn`` that gives one value per seed and batch (a loss): (S, batches)."""
+    import tensorflow as tf
+
+    full, last = batch_loop(fn, tensors, batch_size, dtype)  # (full, S), (S,)
+    return tf.transpose(full if last is None else tf.concat([full, last[None]], axis=0))
+
+
+def per_row(fn, tensors, batch_size: int, dtype):
+    """``batch_loop`` for an ``fn`` that gives one value per seed and row (a prediction): (S, n)."""
+    import tensorflow as tf
+
+    full, last = batch_loop(fn, tensors, batch_size, dtype)  # (full, S, B), (S, rest)
+    rows = tf.reshape(tf.transpose(full, [1, 0, 2]), [tensors[0].shape[0], -1])
+    return rows if last is None else tf.concat([rows, last], axis=1)
 
 
 def record_epoch(results, seeds, alive, stopped, e, train_loss, val_loss, full, y_val, progress, snapshot):

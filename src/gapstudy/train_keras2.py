@@ -293,7 +293,7 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
     import tensorflow as tf
     import tf_keras
 
-    from gapstudy.stacked_ops import batch_loss, batch_sizes, keras_mean, record_epoch, stacked_epoch
+    from gapstudy.stacked_ops import batch_loss, batch_sizes, keras_mean, per_batch, per_row, record_epoch, stacked_epoch
 
     if not supports(switches):
         raise ValueError(f"the stacked Keras 2 path does not support these switches: {switches}")
@@ -320,7 +320,6 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
     y_val = tf.constant(y_val.reshape(-1, 1) if matched else y_val)
     S, n, bs = len(seeds), len(dataset.X_train), hp["batch_size"]
     sizes = batch_sizes(n, bs)
-    val_starts = range(0, len(dataset.X_val), bs)
     val_sizes = batch_sizes(len(dataset.X_val), bs)
 
     def step(x, y):
@@ -340,9 +339,9 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
         """``evaluate``'s batch losses (S, batches), the full-set predictions and ``predict``'s (S, n_val)."""
         X = tf.broadcast_to(X_val, [S, *X_val.shape])
         Y = tf.broadcast_to(y_val, [S, *y_val.shape])
-        losses = [batch_loss(Y[:, b:b + bs], forward(X[:, b:b + bs])) for b in val_starts]
-        predicted = tf.concat([forward(X[:, b:b + bs], fused=False) for b in val_starts], axis=1)
-        return tf.stack(losses, axis=1), forward(X)[..., 0], predicted[..., 0]
+        losses = per_batch(lambda x, y: batch_loss(y, forward(x)), [X, Y], bs, tf.float32)
+        predicted = per_row(lambda x: forward(x, fused=False)[..., 0], [X], bs, tf.float32)
+        return losses, forward(X)[..., 0], predicted
 
     def seed_weights(s):
         return [v.numpy()[s] for v in variables]
