@@ -199,11 +199,6 @@ def _arm(summary: pd.DataFrame, framework: str, variant: str, device: str):
     return None if rows.empty else rows.iloc[0]
 
 
-def _percent_margin(margin: float) -> str:
-    """×/÷1.05 as "5 %"."""
-    return f"{100 * (margin - 1):.3g} %"
-
-
 def the_fix(hypotheses: pd.DataFrame, config: dict):
     """The declared claims the plain answer speaks from: (gap row, fix row, the fix's switches), or None.
 
@@ -292,8 +287,8 @@ def plain_answer(tables: dict, config: dict, reported: dict) -> list[str]:
         lines.append("**What is wrong.** Your PyTorch code differs from your Keras code in "
                      + "; ".join(describe(k, v) for k, v in switches.items()) + ".")
     lines.append("**The fix** is one line: " + "; ".join(code_change(k, v) for k, v in switches.items()) + ".")
-    same = (f"the two are the same within {_percent_margin(margin)}" if fix["supported"] else
-            f"the two are **not shown** to be the same within {_percent_margin(margin)}")
+    same = (f"the two are the same within {_pct(margin - 1)}" if fix["supported"] else
+            f"the two are **not shown** to be the same within {_pct(margin - 1)}")
     verb = "falls" if fixed["val_mse_gmean"] < posted["val_mse_gmean"] else "rises"
     lines.append(f"**What it buys.** PyTorch's validation MSE {verb} from {_fmt(posted['val_mse_gmean'])} to "
                  f"{_fmt(fixed['val_mse_gmean'])}; Keras gets {_fmt(keras['val_mse_gmean'])}; {same}, tested on "

@@ -46,25 +46,25 @@ from sklearn.metrics import mean_squared_error
 dataset = make_dataset()
 """
 
+# What the user's process ran with, as TensorFlow reports it (nothing set: its defaults).
+_TF_SETTINGS = """
+import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
+settings = {{"tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+            "tf_op_determinism": tf_config.is_op_determinism_enabled()}}
+"""
+
 _PLAIN = {
     "keras": """
 from gapstudy.posted import keras_as_posted
 history, predictions, model = keras_as_posted(dataset, seed=0, epochs={epochs})
 weights, losses = model.get_weights(), history.history["loss"]
-import tensorflow as tf
-from tensorflow.python.framework import config as tf_config
-settings = {{"tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-            "tf_op_determinism": tf_config.is_op_determinism_enabled()}}
-""",
+""" + _TF_SETTINGS,
     "keras2": """
 from gapstudy.posted import keras2_as_posted
 history, predictions, model = keras2_as_posted(dataset, seed=0, epochs={epochs})
 weights, losses = model.get_weights(), history.history["loss"]
-import tensorflow as tf
-from tensorflow.python.framework import config as tf_config
-settings = {{"tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-            "tf_op_determinism": tf_config.is_op_determinism_enabled()}}
-""",
+""" + _TF_SETTINGS,
     "torch": """
 from gapstudy.posted import torch_as_posted
 losses, _, predictions, model = torch_as_posted(dataset, seed=0, epochs={epochs}, fixed={fixed})

@@ -54,14 +54,19 @@ def available_devices() -> list[str]:
     return devices
 
 
-def cpu_name() -> str:
+def _cpuinfo(*keys: str) -> str | None:
+    """The value of the first /proc/cpuinfo line that starts with one of ``keys`` (None where there is none)."""
     try:
         for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
+            if line.startswith(keys):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_name() -> str:
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 # The x86 instruction-set flags that decide which kernels oneDNN (TensorFlow, PyTorch) and MKL run.
@@ -80,14 +85,8 @@ ONEDNN_ISAS = {
 
 def cpu_flags() -> list[str]:
     """The ``ISA_FLAGS`` this CPU has (from /proc/cpuinfo; empty where it cannot be read)."""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith(("flags", "Features")):
-                have = set(line.split(":", 1)[1].split())
-                return [flag for flag in ISA_FLAGS if flag in have]
-    except OSError:
-        pass
-    return []
+    have = set((_cpuinfo("flags", "Features") or "").split())
+    return [flag for flag in ISA_FLAGS if flag in have]
 
 
 def onednn_setting() -> str:
