@@ -1,13 +1,15 @@
 # Two commands do everything on a fresh machine (README.md):
 #   make study   set up, run the default study, build results/report.html
-#                (CONFIG=config/catalogue.yaml: the catalogue, results/catalogue/report.html)
+#                (CONFIG=config/catalogue.yaml: the catalogue, results/catalogue/report.html;
+#                 CONFIG=examples/cnn/config.yaml: a port's diagnosis, results/port/cnn/report.html)
 #   make test    set up, run the tests
 VENV ?= .venv
 PYTHON ?= python3
 CORES ?= 2
 CONFIG ?= config/config.yaml
-# A catalogue config (config/catalogue*.yaml) writes under results/catalogue/.
-REPORT ?= $(if $(findstring catalogue,$(notdir $(CONFIG))),results/catalogue/report.html,results/report.html)
+# A catalogue config (config/catalogue*.yaml) writes under results/catalogue/,
+# a port config (examples/<name>/config.yaml) under results/port/<port.name>/.
+REPORT ?= $$($(VENV)/bin/python -m gapstudy.report_path $(CONFIG))
 
 .PHONY: setup study test benchmark
 

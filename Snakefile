@@ -2,11 +2,13 @@
 # The whole study at a glance: the config, the stages, and what `all` builds.
 # README.md says how to run it; config/README.md documents every key; every
 # name and path is defined once, in the package (src/gapstudy/registry.py,
-# and src/gapstudy/catalogue/ for the catalogue of porting pitfalls).
+# src/gapstudy/catalogue/ for the catalogue of porting pitfalls, and
+# src/gapstudy/port/ for a user's own port).
 
 from snakemake.utils import min_version
 
 from gapstudy.catalogue.config import is_catalogue
+from gapstudy.port.spec import is_port
 
 min_version("9.0")
 
@@ -18,7 +20,28 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-if not is_catalogue(config):
+if is_port(config):
+    # A user's own port (a `port:` config, examples/*/config.yaml): the user's
+    # Keras model and PyTorch loop, traced to the first divergent tensor,
+    # probed, and trained over seeds with each fix the diagnosis can apply.
+
+    report: "report/port.rst"
+
+    include: "workflow/rules/port/common.smk"
+    include: "workflow/rules/port/data.smk"
+    include: "workflow/rules/port/diagnose.smk"
+    include: "workflow/rules/port/train.smk"
+    include: "workflow/rules/port/statistics.smk"
+    include: "workflow/rules/port/report.smk"
+
+    rule all:
+        input:
+            rules.port_answer.output,
+            rules.port_provenance.output,
+            rules.port_figure.output,
+            expand(rules.port_page.output, page=list(port_paths.PAGES)),
+
+elif not is_catalogue(config):
     # The seed question: the user's code in both frameworks, the fix, the diagnosis.
 
     report: "report/workflow.rst"

@@ -23,84 +23,16 @@ import pandas as pd
 from gapstudy.catalogue import keras_ref, torch_port
 from gapstudy.catalogue.cases import CASES, FIXED, arm_switches
 from gapstudy.catalogue.scores import n_outputs
+from gapstudy.port import engine
 
-KINDS = ("initial weights", "input", "layer output", "loss input", "loss", "gradient", "Adam moment",
-         "updated weight", "BatchNorm statistic", "validation output")
-STEP_COLUMNS = ["step", "epoch", "position", "tensor", "kind", "max_abs_difference", "keras_scale",
-                "relative_difference", "fixed_port_difference", "from_fixed_port", "differs"]
-INIT_DRAWS = 10
-INIT_TOLERANCE = 0.1
-INIT_ALPHA = 1e-3
-
-
-def kind(name: str) -> str:
-    """The kind of a traced tensor, from its name (``KINDS``)."""
-    if name.startswith("initial "):
-        return "initial weights"
-    if name == "input":
-        return "input"
-    if name == "loss input":
-        return "loss input"
-    if name in ("loss", "L2 penalty"):
-        return "loss"
-    if name.startswith("gradient "):
-        return "gradient"
-    if name.startswith("adam "):
-        return "Adam moment"
-    if name == "validation output":
-        return "validation output"
-    if name.endswith((".moving_mean", ".moving_variance")):
-        return "BatchNorm statistic"
-    if "." in name:
-        return "updated weight"
-    return "layer output"
-
-
-def _largest(a: np.ndarray, b) -> float:
-    if b is None or np.asarray(b).size != a.size:
-        return float("inf")
-    return float(np.max(np.abs(a - np.asarray(b, dtype=np.float64).reshape(a.shape)))) if a.size else 0.0
-
-
-def compare(keras: list, port: list, atol: float, rtol: float, fixed: list | None = None) -> list[dict]:
-    """Rows of ``STEP_COLUMNS`` (without step and epoch), one per Keras tensor, in Keras' order.
-
-    With ``fixed`` (the fixed port's tensors at the same step, from the same
-    weights, batches and masks), a tensor of the port differs only where it
-    is beyond tolerance both from Keras and from the fixed port: a
-    difference the fixed port shares (float32 round-off through another
-    framework's kernels, or a ReLU kink it tips over) is not the pitfall's.
-    """
-    theirs, control = dict(port), dict(fixed or [])
-    rows = []
-    for position, (name, a) in enumerate(keras):
-        a = np.asarray(a, dtype=np.float64)
-        scale = float(np.max(np.abs(a))) if a.size else 0.0
-        bound = atol + rtol * scale
-        diff = _largest(a, theirs.get(name))
-        row = {"position": position, "tensor": name, "kind": kind(name), "max_abs_difference": diff,
-               "keras_scale": scale, "relative_difference": diff / scale if scale > 0 else diff,
-               "differs": bool(not diff <= bound)}
-        if fixed is not None:
-            ours = np.asarray(theirs.get(name), dtype=np.float64) if theirs.get(name) is not None else None
-            row["fixed_port_difference"] = _largest(a, control.get(name))
-            row["from_fixed_port"] = _largest(ours, control.get(name)) if ours is not None else float("inf")
-            row["differs"] = bool(row["differs"] and not row["from_fixed_port"] <= bound)
-        rows.append(row)
-    return rows
+# The engine every lock-step trace shares (the seed study's catalogue cases and users' ports).
+KINDS, STEP_COLUMNS, kind, compare = engine.KINDS, engine.STEP_COLUMNS, engine.kind, engine.compare
+INIT_DRAWS = engine.INIT_DRAWS
 
 
 def init_rows(case: str, switches: dict, data: dict, seed: int) -> list[dict]:
-    """Step 0: each weight's values over ``INIT_DRAWS`` initialisations, Keras' against the port's.
-
-    A weight differs where the spreads differ by more than ``INIT_TOLERANCE``
-    (relative) and Brown-Forsythe's test of equal spread rejects at
-    ``INIT_ALPHA``, or where the means differ by more than that fraction of
-    Keras' spread and Welch's t-test rejects (a zero bias against a drawn
-    one); both, so that a small tensor's sampling noise is not a finding.
-    """
-    from scipy import stats
-
+    """Step 0: each weight's values over ``INIT_DRAWS`` initialisations, Keras' against the port's, as
+    distributions (``engine.init_statistics``)."""
     c = CASES[case]
     outputs = n_outputs(c.task, data["y_train"])
     shape = data["X_train"].shape[1:]
@@ -111,23 +43,7 @@ def init_rows(case: str, switches: dict, data: dict, seed: int) -> list[dict]:
                         for w in layer.trainable_weights})
         p_draws.append(dict(torch_port.keras_named(
             torch_port.build(case, switches, shape, outputs, seed + i), "param")))
-    rows = []
-    for position, name in enumerate(k_draws[0]):
-        k = np.concatenate([d[name].ravel() for d in k_draws]).astype(np.float64)
-        p = np.concatenate([d[name].ravel() for d in p_draws]).astype(np.float64)
-        k_sd, p_sd = float(np.std(k)), float(np.std(p))
-        if k_sd == 0 and p_sd == 0:
-            spread, shift, p_spread, p_shift = 0.0, abs(float(np.mean(p) - np.mean(k))), 0.0, 0.0
-        else:
-            spread = abs(p_sd - k_sd) / k_sd if k_sd > 0 else float("inf")
-            shift = abs(float(np.mean(p) - np.mean(k))) / (k_sd if k_sd > 0 else p_sd)
-            p_spread = float(stats.levene(k, p, center="median").pvalue)
-            p_shift = float(stats.ttest_ind(k, p, equal_var=False).pvalue)
-        differs = (spread > INIT_TOLERANCE and p_spread < INIT_ALPHA) or (shift > INIT_TOLERANCE and p_shift < INIT_ALPHA)
-        rows.append({"position": position, "tensor": f"initial {name}", "kind": "initial weights",
-                     "max_abs_difference": max(spread, shift), "keras_scale": k_sd,
-                     "relative_difference": max(spread, shift), "differs": bool(differs)})
-    return rows
+    return engine.init_statistics(k_draws, p_draws)
 
 
 def trace(case: str, arm: str, data: dict, seed: int, epochs: int, atol: float, rtol: float,
@@ -174,23 +90,5 @@ def trace(case: str, arm: str, data: dict, seed: int, epochs: int, atol: float, 
 
 
 def summarise(steps: pd.DataFrame, case: str, arm: str, atol: float, rtol: float, epochs: int) -> dict:
-    """The first differing (step, tensor), and what the step computed equally before it."""
-    differing = steps[steps["differs"]]
-    result = {"case": case, "arm": arm, "atol": atol, "rtol": rtol, "epochs": epochs,
-              "steps": int(steps["step"].max()), "tensors_per_step": int((steps["step"] == 1).sum()),
-              "diverges": bool(len(differing))}
-    if len(differing):
-        first = differing.iloc[0]
-        at_step = steps[steps["step"] == first["step"]]
-        before = at_step[at_step.index < first.name]
-        result |= {"first_step": int(first["step"]), "first_epoch": int(first["epoch"]),
-                   "first_tensor": first["tensor"],
-                   "first_kind": first["kind"], "first_difference": float(first["max_abs_difference"]),
-                   "first_relative_difference": float(first["relative_difference"]),
-                   "equal_before_it": int(len(before)),
-                   "forward_equal": bool(not at_step[at_step["kind"].isin(["input", "layer output"])]["differs"].any())}
-    else:
-        result |= {"first_step": None, "first_epoch": None, "first_tensor": None, "first_kind": None}
-    result["largest_relative_difference"] = float(steps[steps["step"] > 0]["relative_difference"].replace(
-        np.inf, np.nan).max())
-    return result
+    """The first differing (step, tensor), and what the step computed equally before it (``engine.summarise``)."""
+    return engine.summarise(steps, atol, rtol, epochs, case=case, arm=arm)

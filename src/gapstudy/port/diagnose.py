@@ -1,0 +1,287 @@
+"""A port's diagnosis: the check before anything trains, the lock-step trace, the probes, the ranked causes.
+
+``check`` builds both sides, maps their layers and runs the user's loop for two steps, so that a bad
+entry point, a shape that does not match, an unmapped layer or a loop that raises stops the workflow
+before any job, named (``ConfigError``). ``diagnose`` traces the port against Keras for
+``lockstep.epochs`` epochs (``engine``), runs the probes on what it saw (``probes``) and ranks the
+causes: a probe whose signature is the kind of tensor where the port first left Keras comes first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gapstudy.config import ConfigError
+from gapstudy.port import engine, fixes, mapping, probes, sides, spec
+from gapstudy.port.observe import Observer
+
+
+class Setup:
+    """Both sides of a port from one seed, with Keras' weights in the PyTorch module."""
+
+    def __init__(self, config: dict, seed: int, data: dict | None = None, entries=None, copy_weights=True):
+        port = config["port"]
+        self.port, self.entries = port, entries or spec.Entries(port)
+        self.data = data if data is not None else sides.load_data(port, self.entries)
+        self.channels_first = port["data"]["torch_layout"] == "channels_first"
+        self.layout = "channels_first" if self.channels_first else "channels_last"
+        self.X_torch = sides.torch_layout(port, self.data["X_train"])
+        self.keras = sides.build_keras(self.entries, seed)
+        self.tp = sides.build_torch(self.entries, seed)
+        self.example = _tensor(self.X_torch[:2])
+        self.pairs = pair(self.keras, self.tp.model, self.example, port["mapping"])
+        self.facts = probes.keras_facts(self.keras, port["keras"]["fit"])
+        check_shapes(self)
+        if copy_weights:
+            mapping.keras_to_torch(self.pairs, self.layout)
+        batch = port["keras"]["fit"]["batch_size"]
+        self.tp.loader = sides.make_loader(self.entries, self.X_torch, self.data["y_train"], batch)
+        self.tp.val_loader = sides.make_loader(self.entries, sides.torch_layout(port, self.data["X_val"]),
+                                               self.data["y_val"], batch)
+
+
+def _tensor(x):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(x))
+
+
+def pair(keras_model, module, example, overrides):
+    try:
+        return mapping.pair(keras_model, module, example, overrides)
+    except mapping.MappingError as error:
+        raise ConfigError(f"port.mapping: {error}") from None
+    except Exception as error:
+        raise ConfigError(f"port.torch.build: the module's forward on two training rows of shape "
+                          f"{tuple(example.shape)} raised {type(error).__name__}: {error} "
+                          "(port.data.torch_layout says which layout the module reads)") from None
+
+
+def check_shapes(s: Setup) -> None:
+    """Both models' outputs on two training rows: the same number of values per row."""
+    import torch
+
+    keras_out = np.asarray(s.keras(s.data["X_train"][:2], training=False))
+    with torch.no_grad():
+        was = s.tp.model.training
+        s.tp.model.eval()
+        torch_out = s.tp.model(s.example)
+        s.tp.model.train(was)
+    torch_out = (torch_out[0] if isinstance(torch_out, (tuple, list)) else torch_out).detach().numpy()
+    if keras_out.size != torch_out.size:
+        raise ConfigError(f"port.torch.build: the module's output on two rows has shape {torch_out.shape}, the "
+                          f"Keras model's {keras_out.shape}; allowed: the same values per row")
+
+
+def check(config: dict) -> None:
+    """Everything that can be refused before training: entry points, data, shapes, the mapping, the loop
+    (two steps of it). Raises ``ConfigError`` naming the key."""
+    s = Setup(config, config["lockstep"]["seed"])
+    observer = Observer(s.tp, s.X_torch, s.channels_first, stop_after=2)
+    try:
+        sides.run_loop(s.entries, s.tp, 1)
+    except sides.StopTraining:
+        pass
+    except sides.LoopError as error:
+        raise ConfigError(str(error)) from None
+    finally:
+        observer.detach()
+    if not observer.steps:
+        raise ConfigError(f"{s.entries.loop_key}: the loop ran an epoch without calling optimizer.step()")
+
+
+def _dropout_pairs(s: Setup) -> dict:
+    """The PyTorch Dropout modules in forward order against Keras' Dropout layers in model order."""
+    import keras
+    import torch
+
+    order = []
+    hooks = [m.register_forward_pre_hook(lambda mod, args, n=n: order.append(n))
+             for n, m in s.tp.model.named_modules() if isinstance(m, torch.nn.Dropout)]
+    with torch.no_grad():
+        s.tp.model(s.example)
+    for h in hooks:
+        h.remove()
+    order = list(dict.fromkeys(order))
+    keras_drops = [layer.name for layer in s.keras.layers if isinstance(layer, keras.layers.Dropout)]
+    return dict(zip(order, keras_drops)) if len(order) == len(keras_drops) else {}
+
+
+def dropout_orders(s: Setup, drops: dict) -> dict:
+    """``{torch Dropout: index}`` such that Keras' Dropout input is the PyTorch one's ``[:, index]``.
+
+    After a flatten of channels-first features (PyTorch's (C, H, W) order against Keras' (H, W, C)), a
+    mask drawn for the PyTorch side is carried over through this index; None where no flatten of images
+    comes before the Dropout (the layout conversion alone carries the mask over).
+    """
+    import keras
+
+    out = {}
+    layers = list(s.keras.layers)
+    for name, keras_name in drops.items():
+        out[name] = None
+        if not s.channels_first:
+            continue
+        at = [layer.name for layer in layers].index(keras_name)
+        for layer in reversed(layers[:at]):
+            if isinstance(layer, keras.layers.Flatten):
+                shape = tuple(layer.input.shape[1:])
+                if len(shape) >= 2:
+                    torch_order = np.arange(int(np.prod(shape))).reshape((shape[-1],) + shape[:-1])
+                    out[name] = np.moveaxis(torch_order, 0, -1).reshape(-1)
+                break
+            if isinstance(layer, (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D)):
+                break
+    return out
+
+
+def init_rows(config: dict, s: Setup, draws: int = engine.INIT_DRAWS) -> list[dict]:
+    """Step 0: Keras' and the port's initial weights over ``draws`` seeds, as distributions."""
+    k_draws, p_draws = [], []
+    seed = config["lockstep"]["seed"]
+    for i in range(draws):
+        keras_model = sides.build_keras(s.entries, seed + i)
+        tp = sides.build_torch(s.entries, seed + i)
+        pairs = pair(keras_model, tp.model, s.example, s.port["mapping"])
+        k_draws.append(dict(mapping.keras_named([layer for layer, _, _ in pairs])))
+        p_draws.append(dict(mapping.torch_named(pairs, "param")))
+    return engine.init_statistics(k_draws, p_draws)
+
+
+def diagnose(config: dict, data: dict | None = None, log=print) -> tuple[pd.DataFrame, dict, list[dict]]:
+    """Trace the port against Keras; (every traced row, the trace's summary, the ranked findings)."""
+    import torch
+
+    lock = config["lockstep"]
+    seed, epochs = lock["seed"], lock["epochs"]
+    s = Setup(config, seed, data)
+    start = engine.compare(mapping.keras_named([layer for layer, _, _ in s.pairs]),
+                           mapping.torch_named(s.pairs, "param"), lock["atol"], lock["rtol"])
+    if any(r["differs"] for r in start):
+        raise RuntimeError("the port did not take Keras' initial weights: "
+                           + ", ".join(r["tensor"] for r in start if r["differs"]))
+    init = init_rows(config, s)
+    facts_torch = probes.torch_facts(s.tp)
+    drops = _dropout_pairs(s)
+    orders = dropout_orders(s, drops)
+    keras_order = {drops[name]: index for name, index in orders.items() if index is not None}
+    blocks = {name: layer.name for layer, name, _ in s.pairs}
+
+    def snapshot(obs):
+        return (mapping.torch_named(s.pairs, "gradient")
+                + mapping.torch_named(s.pairs, "adam m", s.tp.optimizer)
+                + mapping.torch_named(s.pairs, "adam v", s.tp.optimizer)
+                + mapping.torch_named(s.pairs, "param"))
+
+    observer = Observer(s.tp, s.X_torch, s.channels_first, blocks=blocks, dropouts=drops, mask_seed=seed,
+                        snapshot=snapshot)
+    X_val_torch = sides.torch_layout(s.port, s.data["X_val"])
+    epoch_rows, validations = [], []
+
+    def on_epoch(epoch):
+        done = sum(len(e) for e in epoch_rows)
+        epoch_rows.append([st["rows"] for st in observer.steps[done:]])
+        with torch.no_grad():
+            observer.eval_calls, saved = [], observer.eval_calls
+            out = sides.predict_torch(s.entries, s.tp, X_val_torch)
+            observer.eval_calls = saved
+        validations.append((len(observer.steps), out, mapping.torch_named(s.pairs, "param")))
+        log(f"port: epoch {epoch + 1} traced, {len(observer.steps)} steps ({done} before)")
+
+    with observer.function_mode():
+        sides.run_loop(s.entries, s.tp, epochs, on_epoch if s.entries.per_epoch else None)
+    if not s.entries.per_epoch:
+        on_epoch(epochs - 1)
+    observer.detach()
+    if any(st["rows"] is None for st in observer.steps):
+        raise RuntimeError("a batch of the port's loader holds rows that are not rows of the training data "
+                           "(augmentation, or another dtype?): Keras cannot replay it")
+    replay = engine.KerasReplay(s.keras, list(blocks.values()), list(drops.values()))
+    X, y = s.data["X_train"], s.data["y_train"]
+    rows, step, v = [], 0, 0
+    keras_shuffles = s.port["keras"]["fit"]["shuffle"]
+    epoch_of = np.repeat(np.arange(1, len(epoch_rows) + 1), [len(e) for e in epoch_rows])
+    for i, rec in enumerate(observer.steps):
+        step = i + 1
+        idx = rec["rows"]
+        masks = {drops[name]: (m[:, orders[name]] if orders.get(name) is not None else
+                               _keras_mask(m, s.channels_first)) for name, m in rec["masks"].items()}
+        a = replay.step(X[idx], y[idx], masks)
+        b = ([("input", X[idx])] + [(name, [x[:, keras_order[name]] for x in alts] if name in keras_order else alts)
+                                    for name, alts in rec["order"]]
+             + [("loss input", _loss_input(rec)), ("loss", rec["loss"].numpy() if rec["loss"] is not None else None)]
+             + rec["snapshot"])
+        epoch = int(epoch_of[i]) if i < len(epoch_of) else len(epoch_rows)
+        ordered = epoch_rows[epoch - 1] if epoch_rows else []
+        first_of_epoch = sum(len(e) for e in epoch_rows[:epoch - 1]) == i
+        if first_of_epoch:
+            in_order = np.array_equal(np.concatenate(ordered), np.arange(sum(len(r) for r in ordered)))
+            rows.append({"step": step, "epoch": epoch, "position": -1, "tensor": engine.BATCH_ROWS,
+                         "kind": "input", "max_abs_difference": float(in_order == keras_shuffles),
+                         "keras_scale": 1.0, "relative_difference": float(in_order == keras_shuffles),
+                         "differs": bool(in_order and keras_shuffles)})
+        rows += [r | {"step": step, "epoch": epoch}
+                 for r in engine.compare(*engine.align(a, b), lock["atol"], lock["rtol"], missing_differs=False)]
+        while v < len(validations) and validations[v][0] == step:
+            k_eval = replay.evaluate(s.data["X_val"])
+            t_eval = [("validation output", sides.as_probabilities(s.port["task"], validations[v][1]))] + \
+                validations[v][2]
+            k_eval[0] = ("validation output", sides.as_probabilities(s.port["task"], k_eval[0][1]))
+            rows += [r | {"step": step, "epoch": epoch}
+                     for r in engine.compare(k_eval, t_eval, lock["atol"], lock["rtol"], missing_differs=False)]
+            v += 1
+    init_frame = [r | {"step": 0, "epoch": 0} for r in init]
+    steps = pd.DataFrame(init_frame + rows, columns=engine.STEP_COLUMNS)
+    result = engine.summarise(steps, lock["atol"], lock["rtol"], epochs, port=s.port["name"])
+    evidence = probes.Evidence(keras=s.facts, torch=facts_torch, pairs=s.pairs, steps=observer.steps,
+                               eval_calls=observer.eval_calls, scheduler_calls=observer.scheduler_calls,
+                               has_train_behaviour=observer.has_train_behaviour, init_rows=init,
+                               n_train=len(X), per_epoch={"rows": [np.concatenate(e) for e in epoch_rows if e]})
+    findings = rank(probes.run(evidence), result, s)
+    return steps, result, findings
+
+
+def _keras_mask(mask, channels_first):
+    from gapstudy.port.observe import to_keras_layout
+
+    return to_keras_layout(mask, channels_first)
+
+
+def _loss_input(rec):
+    return rec.get("loss_input")
+
+
+def applicable(name: str, s: Setup) -> bool:
+    """Whether the workflow can apply the fix of ``name`` to this port by itself."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    if name not in fixes.FIXES:
+        return False
+    if name in ("double_softmax", "sigmoid_bce_logits"):
+        return any(isinstance(m, (torch.nn.Softmax, torch.nn.Sigmoid)) for m in s.tp.model.modules())
+    if name == "sum_reduction":
+        return hasattr(s.tp.loss_fn, "reduction")
+    if name in fixes.LOADER_FIXES:
+        return isinstance(s.tp.loader, DataLoader)
+    if name == "lr_schedule_per_epoch":
+        return s.tp.scheduler is not None
+    return True
+
+
+def rank(found: list[dict], result: dict, s: Setup) -> list[dict]:
+    """The findings ranked: those whose signature is the first divergence's kind first, then in
+    ``probes.PROBES`` order; each with its story's title and fix and whether the workflow applies it."""
+    first = result.get("first_kind")
+    out = []
+    for f in found:
+        story = probes.story(f["probe"])
+        out.append(f | {"title": story.title, "fix": story.fix, "source": story.source,
+                        "signature": probes.SIGNATURES[f["probe"]],
+                        "matches_first_divergence": probes.SIGNATURES[f["probe"]] == first,
+                        "auto_fix": applicable(f["probe"], s)})
+    out.sort(key=lambda f: (not f["matches_first_divergence"], list(probes.PROBES).index(f["probe"])))
+    for i, f in enumerate(out, 1):
+        f["rank"] = i
+    return out

@@ -1,0 +1,26 @@
+"""Snakemake → gapstudy.port.train: one arm of the port over its seeds, one CSV row per seed."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from gapstudy.runtime import limit_threads
+
+limit_threads(snakemake.threads)
+
+from gapstudy import runtime  # noqa: E402
+from gapstudy.io import atomic_path, open_log  # noqa: E402
+from gapstudy.port import sides, train  # noqa: E402
+
+log = open_log(snakemake.log[0])
+p = snakemake.params
+findings = json.loads(Path(snakemake.input.findings).read_text())
+rows = train.train_arm({"port": p.port}, p.arm, findings, sides.load_npz(snakemake.input.npz), p.seeds, log=log)
+versions = runtime.versions()
+table = pd.DataFrame(rows).assign(threads=snakemake.threads, torch=versions.get("torch"),
+                                  tensorflow=versions.get("tensorflow") or versions.get("tensorflow-cpu"),
+                                  keras=versions.get("keras"))
+with atomic_path(Path(snakemake.output.runs)) as tmp:
+    table.to_csv(tmp, index=False)
+log(f"{p.arm}: {len(rows)} seeds")
