@@ -12,7 +12,8 @@ Posted and workflow processes alternate, so both see the same machine load.
 End to end: the default config from nothing to the report
 (``snakemake --cores N`` plus ``--report``), ``--study-repeats`` times
 (the median counts); the catalogue (``config/catalogue.yaml``) likewise,
-``--catalogue-repeats`` times, beside the default study's time; then the same config with every arm at 10, 20 and 30
+``--catalogue-repeats`` times, beside the default study's time; each port example
+(``examples/*/config.yaml``, ``--ports``) once, beside the catalogue's time; then the same config with every arm at 10, 20 and 30
 seeds, and the slope of time against seeds (least squares). Each study
 also reports its largest peak job memory (Snakemake's ``benchmark:`` files).
 The machine is shared and noisy: read the ratios, not the absolute times.
@@ -139,26 +140,38 @@ def ratios(rows: list[dict]) -> list[dict]:
 def study(config: dict, cores: int, workdir: Path, repo: Path) -> dict:
     """``config`` run and reported by Snakemake from nothing: wall time, jobs, largest peak job memory.
 
-    A catalogue config (``config/catalogue.yaml``) writes its report and
-    benchmark files under ``results/catalogue/``.
+    A catalogue config (``config/catalogue.yaml``) writes its report and benchmark files under
+    ``results/catalogue/``, a port config (``examples/*/config.yaml``) under ``results/port/<name>/``.
     """
     from gapstudy.catalogue import paths
     from gapstudy.catalogue.config import is_catalogue
+    from gapstudy.port import paths as port_paths
+    from gapstudy.port.spec import is_port
+    from gapstudy.report_path import report_path
 
-    catalogue = is_catalogue(config)
+    catalogue, port = is_catalogue(config), is_port(config)
     copy_workflow(repo, workdir)
     (workdir / "bench.yaml").write_text(yaml.safe_dump(config))
     snakemake = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", "bench.yaml"]
     env = dict(os.environ, PYTHONPATH=str(workdir / "src"))
     start = time.perf_counter()
-    for extra in ([], ["--report", paths.REPORT if catalogue else "results/report.html"]):
+    for extra in ([], ["--report", report_path(config)]):
         subprocess.run(snakemake + extra, cwd=workdir, check=True, env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - start
-    jobs = _job_benchmarks(workdir / (paths.BENCHMARKS if catalogue else "results/benchmarks"))
+    if port:
+        benchmarks = port_paths.paths(config["port"]["name"])["benchmarks"]
+    else:
+        benchmarks = paths.BENCHMARKS if catalogue else "results/benchmarks"
+    jobs = _job_benchmarks(workdir / benchmarks)
     largest = max(jobs, key=lambda j: j["max_rss_mb"])
-    return {"wall_s": wall, "cores": cores, "jobs": len(jobs),
-            "runs": _catalogue_runs(config) if catalogue else _runs(config),
+    if port:
+        import pandas as pd
+
+        runs = len(pd.read_csv(workdir / port_paths.table(config["port"]["name"], "runs")))
+    else:
+        runs = _catalogue_runs(config) if catalogue else _runs(config)
+    return {"wall_s": wall, "cores": cores, "jobs": len(jobs), "runs": runs,
             "peak_job_memory_mb": largest["max_rss_mb"], "peak_job": largest["job"]}
 
 
@@ -231,6 +244,8 @@ def main(argv=None) -> None:
                         help="seconds per seed before stacking (the last benchmark of the seed-by-seed paths)")
     parser.add_argument("--catalogue-repeats", type=int, default=1,
                         help="runs of config/catalogue.yaml end to end (0: skip); the median counts (limit 30 min)")
+    parser.add_argument("--ports", nargs="*", default=["seed", "cnn", "lstm"],
+                        help="examples/<name>/config.yaml diagnosed end to end, once each (none: skip; limit 10 min)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmark" / "speed.json")
     args = parser.parse_args(argv)
@@ -273,6 +288,17 @@ def main(argv=None) -> None:
         print(f"  median {median:.0f} s = {median / 60:.1f} min (limit 30 min: "
               f"{'met' if median <= 1800 else 'NOT met'}){beside}")
         result["catalogue"] = {"runs": runs, "median_wall_s": median}
+    ports = {}
+    for name in args.ports:
+        config = yaml.safe_load((repo / "examples" / name / "config.yaml").read_text())
+        ports[name] = repeated_study(f"The port examples/{name}", config, 1, args.cores, repo)[0]
+        wall = ports[name]["wall_s"]
+        beside = (f"; {wall / result['catalogue']['median_wall_s']:.2f} times the catalogue's in this benchmark"
+                  if "catalogue" in result else "")
+        print(f"  {wall:.0f} s = {wall / 60:.1f} min (limit 10 min: {'met' if wall <= 600 else 'NOT met'}){beside}",
+              flush=True)
+    if ports:
+        result["ports"] = ports
     growth = []
     for n in args.growth_seeds:
         with tempfile.TemporaryDirectory() as tmp:
@@ -287,7 +313,7 @@ def main(argv=None) -> None:
               f"(target: at least 3x: {'met' if args.baseline_slope / per_seed >= 3 else 'NOT met'})")
         result["growth"] = {"studies": growth, "seconds_per_seed": per_seed, "fixed_seconds": fixed,
                             "baseline_seconds_per_seed": args.baseline_slope}
-    memory = [s["peak_job_memory_mb"] for s in studies + runs + growth]
+    memory = [s["peak_job_memory_mb"] for s in studies + runs + growth + list(ports.values())]
     if memory:
         print(f"\nLargest peak memory of any job: {max(memory):.0f} MB (limit 1.5 GB: "
               f"{'met' if max(memory) <= 1536 else 'NOT met'})")

@@ -84,7 +84,7 @@ def open_log(path):
 
 
 # What a run of the workflow needs from the repository (src: a copy runs its own package, on PYTHONPATH).
-WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "report", "src", "profiles")
+WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "report", "src", "profiles", "examples")
 
 
 def copy_workflow(root: Path, dest: Path) -> Path:

@@ -34,7 +34,10 @@ class Setup:
         self.facts = probes.keras_facts(self.keras, port["keras"]["fit"])
         check_shapes(self)
         if copy_weights:
-            mapping.keras_to_torch(self.pairs, self.layout)
+            try:
+                mapping.keras_to_torch(self.pairs, self.layout)
+            except mapping.MappingError as error:
+                raise ConfigError(f"port.mapping: {error}") from None
         batch = port["keras"]["fit"]["batch_size"]
         self.tp.loader = sides.make_loader(self.entries, self.X_torch, self.data["y_train"], batch)
         self.tp.val_loader = sides.make_loader(self.entries, sides.torch_layout(port, self.data["X_val"]),

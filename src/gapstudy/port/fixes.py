@@ -160,8 +160,14 @@ def _keras_adam(tp, ctx) -> None:
     optimizer = tp.optimizer
     # Keras' rule on the same groups and state; ``profile_hook_step`` runs the optimizer's step hooks
     # around it, as around the step it replaces.
-    optimizer.step = types.MethodType(Optimizer.profile_hook_step(lambda self, closure=None: keras_step(self)),
-                                      optimizer)
+    hooked = Optimizer.profile_hook_step(lambda self, closure=None: keras_step(self))
+
+    def step(self, closure=None):
+        self._opt_called = True  # what a scheduler's own wrapper of step() records
+        return hooked(self)
+
+    step._wrapped_by_lr_sched = True  # a scheduler built before the fix still counts this step as its optimizer's
+    optimizer.step = types.MethodType(step, optimizer)
     for group in optimizer.param_groups:
         group.setdefault("weight_decay", 0.0)
 

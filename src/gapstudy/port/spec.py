@@ -228,6 +228,13 @@ def on_path(path: str):
 def load(entry: str, key: str, path: str):
     """The object an entry point ``module:attribute`` names, imported from ``path``; refused, named, if absent."""
     module_name, _, attribute = entry.partition(":")
+    # Another port's module of the same name (every example has a torch_port.py) is not this one.
+    top = module_name.split(".")[0]
+    cached = sys.modules.get(top)
+    folder = Path(path).resolve()
+    if cached is not None and getattr(cached, "__file__", None) and folder not in Path(cached.__file__).resolve().parents:
+        for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+            del sys.modules[name]
     with on_path(path):
         try:
             module = importlib.import_module(module_name)

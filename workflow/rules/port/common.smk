@@ -37,9 +37,7 @@ onstart:
         text=True,
     )
     if check.returncode != 0:
-        raise WorkflowError(
-            (check.stdout.strip().splitlines() or [check.stderr.strip()])[-1]
-        )
+        raise WorkflowError(check.stdout.strip() or check.stderr.strip()[-3000:])
 
 
 localrules:

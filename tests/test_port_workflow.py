@@ -1,0 +1,66 @@
+"""A port's diagnosis end to end (examples/cnn, few seeds and epochs): the report's first paragraph, reruns."""
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import copy_repo, snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def cnn(tmp_path_factory):
+    from gapstudy.port import paths
+    from gapstudy.report_path import report_path
+
+    work = copy_repo(tmp_path_factory.mktemp("port"))
+    config = yaml.safe_load((work / "examples/cnn/config.yaml").read_text())
+    config["port"]["seeds"], config["port"]["epochs"] = [0, 1, 2], 2
+    (work / "tiny.yaml").write_text(yaml.safe_dump(config))
+    snakemake(work, "--cores", "2", "--configfile", "tiny.yaml")
+    snakemake(work, "--cores", "2", "--configfile", "tiny.yaml", "--report", report_path(config))
+    assert report_path(config) == paths.paths("cnn")["report"]
+    return work, config
+
+
+def test_the_first_paragraph_names_the_planted_pitfalls_the_first_divergence_and_the_verdict(cnn):
+    from gapstudy.port import paths
+
+    work, config = cnn
+    front = (work / paths.paths("cnn")["front"]).read_text()
+    first = front.split("\n\n")[1]
+    assert first.startswith("**Diagnosis** of A CNN on 8×8 digits")
+    causes = pd.read_csv(work / paths.table("cnn", "causes"))
+    assert list(causes["probe"].head(2)) == ["double_softmax", "bn_momentum"]
+    for title in causes["title"].head(2):
+        assert title in first
+    assert first.index(causes["title"].iloc[0]) < first.index(causes["title"].iloc[1])
+    assert "first leaves Keras at step 1 (epoch 1), tensor loss input" in first
+    v = pd.read_csv(work / paths.table("cnn", "verdict")).iloc[0]
+    assert f"TOST p = {v['fixed_tost_p']:.2g}" in first
+    assert ("is equivalent to Keras" if v["fixed_equivalent"] else "not shown equivalent to Keras") in first
+    assert f"×{v['gap_ratio']:.3g} ({v['gap_ci_low']:.3g} to {v['gap_ci_high']:.3g})" in first
+    assert (work / paths.paths("cnn")["report"]).stat().st_size > 100_000
+
+
+def test_a_finished_port_has_nothing_to_rerun_even_with_its_keys_reordered(cnn):
+    work, config = cnn
+    out = snakemake(work, "-n", "--cores", "2", "--configfile", "tiny.yaml")
+    assert "Nothing to be done" in out.stdout + out.stderr
+    reordered = {k: config[k] for k in reversed(list(config))}
+    reordered["port"] = {k: config["port"][k] for k in reversed(list(config["port"]))}
+    (work / "reordered.yaml").write_text(yaml.safe_dump(reordered, sort_keys=False))
+    out = snakemake(work, "-n", "--cores", "2", "--configfile", "reordered.yaml")
+    assert "Nothing to be done" in out.stdout + out.stderr
+
+
+def test_an_edit_of_the_users_code_retrains_the_port(cnn, tmp_path):
+    work, config = cnn
+    path = work / "examples/cnn/torch_port.py"
+    path.write_text(path.read_text() + "\n# an edit\n")
+    out = snakemake(work, "-n", "--cores", "2", "--configfile", "tiny.yaml")
+    text = out.stdout + out.stderr
+    # The training jobs come after the diagnosis' checkpoint, which a dry run does not pass: their params hold
+    # the same hash of the user's code as the dataset's.
+    assert "params have changed since last execution:\n        port_dataset" in text and "port_diagnose" in text
