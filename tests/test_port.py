@@ -14,12 +14,13 @@ EXAMPLES = ROOT / "examples"
 # What each example's port carries (its torch_port.py says so), and what a diagnosis must rank first.
 PLANTED = {
     "seed": {"target_broadcast"},
-    "cnn": {"double_softmax", "bn_momentum"},
-    "lstm": {"lstm_init", "lstm_two_biases", "lr_schedule_per_epoch"},
+    "cnn": {"unshuffled", "double_softmax"},
+    # (nn.LSTM's second bias comes with it too; its effect is too small to rank at a few seeds.)
+    "lstm": {"lstm_init", "lr_schedule_per_epoch"},
 }
-MEASURED = {"seed": "target_broadcast", "cnn": "double_softmax"}
+MEASURED = {"seed": {"target_broadcast"}, "cnn": PLANTED["cnn"]}
 # Few seeds and epochs: enough for the probes, the trace and a measured effect of the large pitfalls.
-TINY = {"seed": (3, 2), "cnn": (3, 2), "lstm": (3, 3)}
+TINY = {"seed": (3, 2), "cnn": (3, 6), "lstm": (3, 3)}
 
 
 def example_config(name: str, seeds: int | None = None, epochs: int | None = None) -> dict:
@@ -59,17 +60,17 @@ def test_the_diagnosis_names_the_planted_pitfalls_first(diagnosed):
     # fixing it alone makes the port better.
     if name in MEASURED:
         top = causes.iloc[0]
-        assert top["probe"] == MEASURED[name] and top["effect_measured"] and top["effect_ratio"] < 1, causes
+        assert top["probe"] in MEASURED[name] and top["effect_measured"] and top["effect_ratio"] < 1, causes
 
 
 def test_the_trace_leaves_keras_where_the_pitfall_acts(diagnosed):
     name, steps, result, findings, runs, causes = diagnosed
-    first = {"seed": (1, "loss"), "cnn": (1, "loss input"), "lstm": (0, "initial weights")}[name]
+    first = {"seed": (1, "loss"), "cnn": (1, "input"), "lstm": (0, "initial weights")}[name]
     assert (result["first_step"], result["first_kind"]) == first, result
     step1 = steps[steps["step"] == 1]
     # Same weights, same rows, same dropout masks: every layer's output agrees at step 1 (the mapping,
     # the flatten order after the convolutions, and the masks carried over through it).
-    assert not step1[step1["kind"].isin(["input", "layer output"])]["differs"].any(), step1
+    assert not step1[step1["kind"].isin(["layer output"]) | (step1["tensor"] == "input")]["differs"].any(), step1
     assert set(step1["kind"]) >= {"input", "layer output", "loss", "gradient", "Adam moment", "updated weight"}
 
 
@@ -205,3 +206,26 @@ def test_a_bad_port_is_refused_before_any_training_and_writes_nothing(tmp_path, 
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0 and expected in text, text[-3000:]
     assert not (work / "results").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["port"].update(colour="red"), "port.colour: unknown key"),
+    (lambda c: c["port"]["torch"].update(build="torch_port"), "port.torch.build: 'torch_port' is not allowed; "
+                                                              "allowed: an entry point 'module:attribute'"),
+    (lambda c: c["port"]["torch"].update(train="torch_port:train_epoch"), "exactly one of train_epoch"),
+    (lambda c: c["port"].update(task="ranking"), "port.task: 'ranking' is not allowed"),
+    (lambda c: c["port"].update(seeds=[0]), "port.seeds: [0] is not allowed"),
+    (lambda c: c["port"]["data"].update(torch_layout="nchw"), "port.data.torch_layout: 'nchw' is not allowed"),
+    (lambda c: c["port"].update(path="no/such/folder"), "port.path: 'no/such/folder' is not a folder"),
+    (lambda c: c["lockstep"].pop("atol"), "lockstep.atol: missing"),
+])
+def test_a_bad_port_key_is_named_with_what_is_allowed(change, message):
+    from gapstudy.config import ConfigError
+    from gapstudy.port import spec
+
+    config = yaml.safe_load((EXAMPLES / "cnn" / "config.yaml").read_text())
+    config["port"]["path"] = str(EXAMPLES / "cnn")
+    change(config)
+    with pytest.raises(ConfigError, match=None) as error:
+        spec.validate(config)
+    assert message in str(error.value)

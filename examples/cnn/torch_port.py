@@ -1,32 +1,44 @@
 """A PyTorch port of ``keras_model.py`` with two pitfalls planted, as users write them:
 
-- ``BatchNorm2d(momentum=0.99)``: Keras' momentum copied literally (PyTorch's momentum is the weight of
-  the new batch: Keras' 0.99 is PyTorch's 0.01);
+- a ``DataLoader`` without ``shuffle=True`` (its default) over training rows stored sorted by class, as
+  datasets often come, where Keras' ``fit`` shuffles every epoch;
 - a ``Softmax`` module before ``CrossEntropyLoss``, which applies its own softmax.
 
-Otherwise it is a careful port: Keras' initialisers, Keras' epsilon, the same batch size, shuffled
-batches, ``model.eval()`` before validation. Nothing here knows of the workflow.
+Otherwise it is a careful port: Keras' initialisers, BatchNorm's momentum converted (Keras' 0.99 is
+PyTorch's 0.01) and Keras' epsilon, the same batch size, ``model.eval()`` before validation. Nothing here
+knows of the workflow.
 """
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 
 def get_data():
+    """8×8 digits as (N, 8, 8, 1) images, 80/20 stratified; the training rows sorted by class."""
     X, y = load_digits(return_X_y=True)
-    return (X / 16.0).reshape(-1, 8, 8, 1).astype(np.float32), y
+    X = (X / 16.0).reshape(-1, 8, 8, 1).astype(np.float32)
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    order = np.argsort(y_train, kind="stable")
+    return {"X_train": X_train[order], "y_train": y_train[order], "X_val": X_val, "y_val": y_val}
+
+
+def make_loader(X, y, batch_size):
+    dataset = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    return DataLoader(dataset, batch_size=batch_size)
 
 
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
-        self.bn1 = nn.BatchNorm2d(16, eps=1e-3, momentum=0.99)
+        self.bn1 = nn.BatchNorm2d(16, eps=1e-3, momentum=0.01)
         self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
-        self.bn2 = nn.BatchNorm2d(32, eps=1e-3, momentum=0.99)
+        self.bn2 = nn.BatchNorm2d(32, eps=1e-3, momentum=0.01)
         self.pool = nn.MaxPool2d(2)
         self.dropout = nn.Dropout(0.3)
         self.fc = nn.Linear(32 * 4 * 4, 10)

@@ -55,7 +55,7 @@ class TorchLinearModel(nn.Module):
     def initialize_layer(self, layer):
         _ = torch.nn.init.xavier_normal_(layer.weight)
         # _ = torch.nn.init.xavier_uniform_(layer.weight)
-        _ = torch.nn.init.constant_(layer.bias, 0)
+        _ = torch.nn.init.constant(layer.bias, 0)
 
     def forward(self, x):
         x = self.hidden_layer(x)

@@ -39,6 +39,22 @@ def _number(value, key: str, low: float, high: float | None = None, open_low: bo
     return float(value)
 
 
+def check_trace_and_statistics(config: dict) -> None:
+    """The ``lockstep``, ``statistics`` and ``threads_per_job`` keys a catalogue and a port config share."""
+    lock = config["lockstep"]
+    _int(lock["seed"], "lockstep.seed", 0)
+    _int(lock["epochs"], "lockstep.epochs", 1)
+    _number(lock["atol"], "lockstep.atol", 0, open_low=False)
+    _number(lock["rtol"], "lockstep.rtol", 0, open_low=False)
+    st = config["statistics"]
+    _number(st["confidence_level"], "statistics.confidence_level", 0, 1)
+    _number(st["alpha"], "statistics.alpha", 0, 0.5)
+    _number(st["equivalence_margin"], "statistics.equivalence_margin", 1)
+    _int(st["bootstrap_resamples"], "statistics.bootstrap_resamples", 100)
+    _int(st["bootstrap_seed"], "statistics.bootstrap_seed", 0)
+    _int(config.get("threads_per_job"), "threads_per_job", 1)
+
+
 def validate(config: dict) -> dict:
     """``config`` checked and completed; raises ``ConfigError`` naming the key, the value and what is allowed."""
     config = dict(config)
@@ -75,18 +91,7 @@ def validate(config: dict) -> dict:
     if cat.get("epochs") is not None:
         _int(cat["epochs"], "catalogue.epochs", 1)
     _int(cat["split_seed"], "catalogue.split_seed", 0)
-    lock = config["lockstep"]
-    _int(lock["seed"], "lockstep.seed", 0)
-    _int(lock["epochs"], "lockstep.epochs", 1)
-    _number(lock["atol"], "lockstep.atol", 0, open_low=False)
-    _number(lock["rtol"], "lockstep.rtol", 0, open_low=False)
-    st = config["statistics"]
-    _number(st["confidence_level"], "statistics.confidence_level", 0, 1)
-    _number(st["alpha"], "statistics.alpha", 0, 0.5)
-    _number(st["equivalence_margin"], "statistics.equivalence_margin", 1)
-    _int(st["bootstrap_resamples"], "statistics.bootstrap_resamples", 100)
-    _int(st["bootstrap_seed"], "statistics.bootstrap_seed", 0)
-    _int(config["threads_per_job"], "threads_per_job", 1)
+    check_trace_and_statistics(config)
     cat = dict(cat)
     cat.setdefault("epochs", None)
     config["catalogue"] = cat

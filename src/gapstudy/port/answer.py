@@ -34,7 +34,11 @@ def _cause(r) -> str:
     text = f"**{rst(r['title'])}** ({rst(r['probe'])}: {rst(r['evidence'])}; fix: {rst(r['fix'])}"
     if pd.notna(r["effect_ratio"]):
         text += f"; fixing it alone: {_ratio(r['effect_ratio'], r['effect_ci_low'], r['effect_ci_high'])}"
-        text += "" if r["effect_measured"] else ", no effect measured"
+        if not r["effect_measured"]:
+            text += ", no effect measured"
+        elif r["effect_ratio"] > 1:
+            text += (", measurably worse: the difference helps this model, but a port that keeps it no longer "
+                     "reproduces Keras")
     elif not r["auto_fix"]:
         text += "; not fixed by the workflow: apply the fix by hand"
     return text + ")"
@@ -49,7 +53,10 @@ def summary(verdict: pd.DataFrame, causes: pd.DataFrame, config: dict) -> str:
     seeds = len(port["seeds"])
     text = [f"**Diagnosis** of {rst(port['title'])} ({seeds} seeds per arm, every number from this run): the "
             f"PyTorch port's validation {metric} is {_ratio(v['gap_ratio'], v['gap_ci_low'], v['gap_ci_high'])} "
-            f"of the Keras model's ({level:g} % interval)."]
+            f"of the Keras model's ({level:g} % interval)"
+            + ("; the port does measurably better than Keras, so it does not reproduce the Keras model."
+               if v["gap_ci_high"] < 1 else "; the port is measurably worse." if v["gap_ci_low"] > 1 else
+               "; no gap is measured at this many seeds.")]
     likely = causes[causes["effect_measured"].fillna(False).astype(bool) & (causes["effect_ratio"] < 1)]
     if len(likely):
         text.append("The causes, ranked by what fixing each alone measurably gains: "

@@ -13,6 +13,12 @@ import pandas as pd  # noqa: E402
 from gapstudy.io import atomic_path  # noqa: E402
 
 
+def _plain(ax) -> None:
+    """Log-axis ticks as plain numbers, the minor ones unlabelled (they would overlap)."""
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 def arms_figure(runs: pd.DataFrame, causes: pd.DataFrame, path) -> None:
     """Left: the metric of every arm and seed (log scale). Right: each automatic fix's effect on the port
     (ratio of geometric means, paired interval by seed; filled where measured after Holm)."""
@@ -26,6 +32,7 @@ def arms_figure(runs: pd.DataFrame, causes: pd.DataFrame, path) -> None:
         left.plot([np.exp(np.mean(np.log(values)))] * 2, [i - 0.3, i + 0.3], color="k", lw=2)
     left.set_yticks(range(len(arms)), arms[::-1])
     left.set_xscale("log")
+    _plain(left)
     left.set_xlabel(f"validation {runs['metric'].iloc[0]} (each seed; bar: geometric mean)")
     left.set_title("Every arm")
     y = np.arange(len(fixes))[::-1]
@@ -34,9 +41,7 @@ def arms_figure(runs: pd.DataFrame, causes: pd.DataFrame, path) -> None:
         right.plot(r.effect_ratio, yi, "o", color="C2", mfc="C2" if r.effect_measured else "white", ms=7)
     right.axvline(1, color="grey", lw=1, ls="--")
     right.set_xscale("log")
-    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
-    right.xaxis.set_major_formatter(plain)
-    right.xaxis.set_minor_formatter(plain)
+    _plain(right)
     right.set_yticks(y, list(fixes["probe"]))
     right.set_xlabel("port with the fix / port (paired by seed)")
     right.set_title("Each fix alone")

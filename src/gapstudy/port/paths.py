@@ -6,8 +6,9 @@ catalogue's ``results/catalogue/``, so that no run touches another's files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import MappingProxyType
+
+from gapstudy.catalogue.pages import Page
 
 
 def root(name: str) -> str:
@@ -29,14 +30,6 @@ def table(name: str, table_name: str) -> str:
 
 
 DIAGNOSIS, EVIDENCE, PROVENANCE = "Diagnosis", "Evidence", "Provenance"
-
-
-@dataclass(frozen=True)
-class Page:
-    name: str
-    title: str
-    caption: str
-    category: str
 
 
 PAGES = MappingProxyType({p.name: p for p in (

@@ -256,20 +256,20 @@ def bn_momentum(ev):
     return None
 
 
-def bn_epsilon(ev):
-    for layer, name, module in _pairs_of(ev, "BatchNorm"):
+def _epsilon(ev, prefix):
+    for layer, name, module in _pairs_of(ev, prefix):
         k = ev.keras["layers"][layer.name]["epsilon"]
         if abs(module.eps - k) > 1e-12:
             return f"{name}: eps={module.eps:g} where Keras' {layer.name} has epsilon={k:g}"
     return None
+
+
+def bn_epsilon(ev):
+    return _epsilon(ev, "BatchNorm")
 
 
 def layernorm_epsilon(ev):
-    for layer, name, module in _pairs_of(ev, "LayerNorm"):
-        k = ev.keras["layers"][layer.name]["epsilon"]
-        if abs(module.eps - k) > 1e-12:
-            return f"{name}: eps={module.eps:g} where Keras' {layer.name} has epsilon={k:g}"
-    return None
+    return _epsilon(ev, "LayerNorm")
 
 
 def lr_schedule_per_epoch(ev):
@@ -317,9 +317,6 @@ def lstm_two_biases(ev):
 
 def optimizer_settings(ev):
     k, t = ev.keras["optimizer"], ev.torch["optimizer"]
-    if k["class"] != t["class"].replace("adamw", "adam") and not (k["class"] == t["class"]):
-        if not (k["class"] == "adamw" and t["class"] == "adamw"):
-            pass
     differ = []
     if k["lr"] is not None and t["lr"] is not None and not np.isclose(k["lr"], t["lr"], rtol=1e-6):
         differ.append(f"learning rate {t['lr']:g} against {k['lr']:g}")

@@ -99,7 +99,7 @@ def _int(value, key: str, least: int) -> int:
 
 def validate(config: dict) -> dict:
     """The port config checked and completed (no import yet); ``ConfigError`` names key, value, what is allowed."""
-    from gapstudy.catalogue.config import _number
+    from gapstudy.catalogue.config import _number, check_trace_and_statistics
 
     config = dict(config)
     for key in config:
@@ -181,22 +181,10 @@ def validate(config: dict) -> dict:
         _int(port["epochs"], "port.epochs", 1)
     port.setdefault("epochs", None)
     config["port"] = port
-    lock = config["lockstep"]
-    for key in sorted(KEYS["lockstep"]):
-        _need(lock, key, "lockstep")
-    _int(lock["seed"], "lockstep.seed", 0)
-    _int(lock["epochs"], "lockstep.epochs", 1)
-    _number(lock["atol"], "lockstep.atol", 0, open_low=False)
-    _number(lock["rtol"], "lockstep.rtol", 0, open_low=False)
-    st = config["statistics"]
-    for key in sorted(KEYS["statistics"]):
-        _need(st, key, "statistics")
-    _number(st["confidence_level"], "statistics.confidence_level", 0, 1)
-    _number(st["alpha"], "statistics.alpha", 0, 0.5)
-    _number(st["equivalence_margin"], "statistics.equivalence_margin", 1)
-    _int(st["bootstrap_resamples"], "statistics.bootstrap_resamples", 100)
-    _int(st["bootstrap_seed"], "statistics.bootstrap_seed", 0)
-    _int(config.get("threads_per_job"), "threads_per_job", 1)
+    for section in ("lockstep", "statistics"):
+        for key in sorted(KEYS[section]):
+            _need(config[section], key, section)
+    check_trace_and_statistics(config)
     return config
 
 
