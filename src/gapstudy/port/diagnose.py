@@ -147,8 +147,15 @@ def init_rows(config: dict, s: Setup, draws: int = engine.INIT_DRAWS) -> list[di
         keras_model = sides.build_keras(s.entries, seed + i)
         tp = sides.build_torch(s.entries, seed + i)
         pairs = pair(keras_model, tp.model, s.example, s.port["mapping"])
-        k_draws.append(dict(mapping.keras_named([layer for layer, _, _ in pairs])))
-        p_draws.append(dict(mapping.torch_named(pairs, "param")))
+        # Keras names layers it was not given a name for anew in every model (dense, then dense_2, ...): each
+        # draw's weights are named after the traced model's layers, pair by pair.
+        rename = {layer.name: traced.name for (layer, _, _), (traced, _, _) in zip(pairs, s.pairs)}
+
+        def named(items):
+            return {rename[n.split(".", 1)[0]] + "." + n.split(".", 1)[1]: a for n, a in items}
+
+        k_draws.append(named(mapping.keras_named([layer for layer, _, _ in pairs])))
+        p_draws.append(named(mapping.torch_named(pairs, "param")))
     return engine.init_statistics(k_draws, p_draws)
 
 
