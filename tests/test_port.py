@@ -229,3 +229,29 @@ def test_a_bad_port_key_is_named_with_what_is_allowed(change, message):
     with pytest.raises(ConfigError, match=None) as error:
         spec.validate(config)
     assert message in str(error.value)
+
+
+def test_dropout_masks_reach_keras_whether_the_port_uses_modules_or_functions(tmp_path):
+    """F.dropout in forward and nn.Dropout both get the mask Keras' Dropout applies: equal outputs at step 1."""
+    from gapstudy.port import diagnose, spec
+
+    path = write_port(tmp_path / "port", GOOD_LOOP)
+    keras_side = (tmp_path / "port" / "keras_side.py").read_text()
+    (tmp_path / "port" / "keras_side.py").write_text(keras_side.replace(
+        'layers.Dense(8, activation="relu"), ', 'layers.Dense(8, activation="relu"), layers.Dropout(0.5), '))
+    torch_side = (tmp_path / "port" / "torch_side.py").read_text()
+    (tmp_path / "port" / "torch_side.py").write_text(torch_side.replace(
+        "    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))",
+        '''    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.hidden, self.out = nn.Linear(4, 8), nn.Linear(8, 1)
+
+        def forward(self, x):
+            return self.out(torch.nn.functional.dropout(torch.relu(self.hidden(x)), 0.5, self.training))
+
+    model = Net()'''))
+    config = spec.validate(yaml.safe_load(path.read_text()))
+    steps, result, findings = diagnose.diagnose(config, log=lambda *_: None)
+    step1 = steps[steps["step"] == 1]
+    assert not step1[step1["kind"].isin(["layer output", "loss input", "loss", "gradient"])]["differs"].any(), step1

@@ -27,7 +27,7 @@ class Setup:
         self.channels_first = port["data"]["torch_layout"] == "channels_first"
         self.layout = "channels_first" if self.channels_first else "channels_last"
         self.X_torch = sides.torch_layout(port, self.data["X_train"])
-        self.keras = sides.build_keras(self.entries, seed)
+        self.keras = sides.build_keras(self.entries, seed, self.data["X_train"][:2])
         self.tp = sides.build_torch(self.entries, seed)
         self.example = _tensor(self.X_torch[:2])
         self.pairs = pair(self.keras, self.tp.model, self.example, port["mapping"])
@@ -94,25 +94,42 @@ def check(config: dict) -> None:
         raise ConfigError(f"{s.entries.loop_key}: the loop ran an epoch without calling optimizer.step()")
 
 
-def _dropout_pairs(s: Setup) -> dict:
-    """The PyTorch Dropout modules in forward order against Keras' Dropout layers in model order."""
+def _dropout_pairs(s: Setup) -> tuple[list, dict]:
+    """The dropout calls of the PyTorch forward (``nn.Dropout``'s and ``F.dropout``'s, in call order) against
+    Keras' Dropout layers in model order; and the Dropout modules among them. Paired only where the counts
+    agree (else no mask is carried over, and the trace after a dropout compares other draws)."""
     import keras
     import torch
+    from torch.overrides import TorchFunctionMode
 
-    order = []
-    hooks = [m.register_forward_pre_hook(lambda mod, args, n=n: order.append(n))
-             for n, m in s.tp.model.named_modules() if isinstance(m, torch.nn.Dropout)]
-    with torch.no_grad():
+    calls, inside = [], []
+    hooks = []
+    for n, m in s.tp.model.named_modules():
+        if isinstance(m, torch.nn.Dropout):
+            hooks.append(m.register_forward_pre_hook(lambda mod, args, n=n: inside.append(n)))
+            hooks.append(m.register_forward_hook(lambda mod, args, out: inside.pop() and None))
+
+    class Count(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if getattr(func, "__name__", "") == "dropout":
+                calls.append(inside[-1] if inside else None)
+            return func(*args, **(kwargs or {}))
+
+    was = s.tp.model.training
+    s.tp.model.eval()
+    with torch.no_grad(), Count():
         s.tp.model(s.example)
+    s.tp.model.train(was)
     for h in hooks:
         h.remove()
-    order = list(dict.fromkeys(order))
     keras_drops = [layer.name for layer in s.keras.layers if isinstance(layer, keras.layers.Dropout)]
-    return dict(zip(order, keras_drops)) if len(order) == len(keras_drops) else {}
+    if len(calls) != len(keras_drops):
+        return [], {}
+    return keras_drops, {module: k for module, k in zip(calls, keras_drops) if module is not None}
 
 
-def dropout_orders(s: Setup, drops: dict) -> dict:
-    """``{torch Dropout: index}`` such that Keras' Dropout input is the PyTorch one's ``[:, index]``.
+def dropout_orders(s: Setup, keras_drops: list) -> dict:
+    """``{Keras Dropout layer: index}`` such that Keras' Dropout input is the PyTorch one's ``[:, index]``.
 
     After a flatten of channels-first features (PyTorch's (C, H, W) order against Keras' (H, W, C)), a
     mask drawn for the PyTorch side is carried over through this index; None where no flatten of images
@@ -122,8 +139,8 @@ def dropout_orders(s: Setup, drops: dict) -> dict:
 
     out = {}
     layers = list(s.keras.layers)
-    for name, keras_name in drops.items():
-        out[name] = None
+    for keras_name in keras_drops:
+        out[keras_name] = None
         if not s.channels_first:
             continue
         at = [layer.name for layer in layers].index(keras_name)
@@ -132,7 +149,7 @@ def dropout_orders(s: Setup, drops: dict) -> dict:
                 shape = tuple(layer.input.shape[1:])
                 if len(shape) >= 2:
                     torch_order = np.arange(int(np.prod(shape))).reshape((shape[-1],) + shape[:-1])
-                    out[name] = np.moveaxis(torch_order, 0, -1).reshape(-1)
+                    out[keras_name] = np.moveaxis(torch_order, 0, -1).reshape(-1)
                 break
             if isinstance(layer, (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D)):
                 break
@@ -144,7 +161,7 @@ def init_rows(config: dict, s: Setup, draws: int = engine.INIT_DRAWS) -> list[di
     k_draws, p_draws = [], []
     seed = config["lockstep"]["seed"]
     for i in range(draws):
-        keras_model = sides.build_keras(s.entries, seed + i)
+        keras_model = sides.build_keras(s.entries, seed + i, s.data["X_train"][:2])
         tp = sides.build_torch(s.entries, seed + i)
         pairs = pair(keras_model, tp.model, s.example, s.port["mapping"])
         # Keras names layers it was not given a name for anew in every model (dense, then dense_2, ...): each
@@ -173,9 +190,11 @@ def diagnose(config: dict, data: dict | None = None, log=print) -> tuple[pd.Data
                            + ", ".join(r["tensor"] for r in start if r["differs"]))
     init = init_rows(config, s)
     facts_torch = probes.torch_facts(s.tp)
-    drops = _dropout_pairs(s)
-    orders = dropout_orders(s, drops)
-    keras_order = {drops[name]: index for name, index in orders.items() if index is not None}
+    calls, drops = _dropout_pairs(s)
+    # A layer's activation, for a port that applies it as a function in forward (torch.relu(self.hidden(x))).
+    activations = {layer.name: layer.activation for layer, _, _ in s.pairs
+                   if getattr(getattr(layer, "activation", None), "__name__", "linear") != "linear"}
+    keras_order = {name: index for name, index in dropout_orders(s, calls).items() if index is not None}
     blocks = {name: layer.name for layer, name, _ in s.pairs}
 
     def snapshot(obs):
@@ -185,7 +204,7 @@ def diagnose(config: dict, data: dict | None = None, log=print) -> tuple[pd.Data
                 + mapping.torch_named(s.pairs, "param"))
 
     observer = Observer(s.tp, s.X_torch, s.channels_first, blocks=blocks, dropouts=drops, mask_seed=seed,
-                        snapshot=snapshot)
+                        snapshot=snapshot, dropout_calls=calls)
     X_val_torch = sides.torch_layout(s.port, s.data["X_val"])
     epoch_rows, validations = [], []
 
@@ -207,7 +226,7 @@ def diagnose(config: dict, data: dict | None = None, log=print) -> tuple[pd.Data
     if any(st["rows"] is None for st in observer.steps):
         raise RuntimeError("a batch of the port's loader holds rows that are not rows of the training data "
                            "(augmentation, or another dtype?): Keras cannot replay it")
-    replay = engine.KerasReplay(s.keras, list(blocks.values()), list(drops.values()))
+    replay = engine.KerasReplay(s.keras, list(blocks.values()), calls)
     X, y = s.data["X_train"], s.data["y_train"]
     rows, step, v = [], 0, 0
     keras_shuffles = s.port["keras"]["fit"]["shuffle"]
@@ -215,10 +234,12 @@ def diagnose(config: dict, data: dict | None = None, log=print) -> tuple[pd.Data
     for i, rec in enumerate(observer.steps):
         step = i + 1
         idx = rec["rows"]
-        masks = {drops[name]: (m[:, orders[name]] if orders.get(name) is not None else
-                               _keras_mask(m, s.channels_first)) for name, m in rec["masks"].items()}
+        masks = {calls[k]: (m[:, keras_order[calls[k]]] if calls[k] in keras_order else
+                            _keras_mask(m, s.channels_first)) for k, m in rec["masks"].items()}
         a = replay.step(X[idx], y[idx], masks)
-        b = ([("input", X[idx])] + [(name, [x[:, keras_order[name]] for x in alts] if name in keras_order else alts)
+        b = ([("input", X[idx])] + [(name, _with_activation(activations.get(name),
+                                                            [x[:, keras_order[name]] for x in alts]
+                                                            if name in keras_order else alts))
                                     for name, alts in rec["order"]]
              + [("loss input", _loss_input(rec)), ("loss", rec["loss"].numpy() if rec["loss"] is not None else None)]
              + rec["snapshot"])
@@ -250,6 +271,13 @@ def diagnose(config: dict, data: dict | None = None, log=print) -> tuple[pd.Data
                                n_train=len(X), per_epoch={"rows": [np.concatenate(e) for e in epoch_rows if e]})
     findings = rank(probes.run(evidence), result, s)
     return steps, result, findings
+
+
+def _with_activation(activation, alternatives: list) -> list:
+    """The PyTorch side's alternatives of a layer's output, and each with the Keras layer's activation applied."""
+    if activation is None:
+        return alternatives
+    return alternatives + [np.asarray(activation(x)) for x in alternatives]
 
 
 def _keras_mask(mask, channels_first):

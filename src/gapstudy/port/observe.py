@@ -5,8 +5,8 @@
 - a forward pre-hook and hook on the top module (the rows of each batch, found by content in the
   training data; whether a forward without gradients runs in training mode; the output);
 - forward hooks on every leaf module (each mapped layer's block output, in Keras' layout);
-- forward hooks on every ``nn.Dropout`` that replace its mask by one drawn here (``masks``), so that
-  Keras can apply the same one;
+- every dropout call (``nn.Dropout``'s and ``F.dropout`` in ``forward``), through the function mode below,
+  with its mask drawn here (``masks``), so that Keras can apply the same one;
 - ``register_post_accumulate_grad_hook`` on every parameter (the gradients before any clipping);
 - ``register_step_pre_hook`` / ``register_step_post_hook`` on the optimizer (the gradients the step
   used, its state after it, the weights after it: one snapshot per step);
@@ -79,15 +79,16 @@ class Observer:
 
     ``blocks``: ``{torch module name: keras layer name}`` of the mapped modules whose block output (the
     last leaf output before the next mapped module or dropout) is recorded under the Keras name;
-    ``dropouts``: ``{torch module name: keras Dropout layer name}`` whose masks are drawn from
-    ``mask_seed``; ``snapshot``: a function ``(observer) -> [(name, array)]`` called after every step
+    ``dropouts``: ``{torch Dropout module name: keras Dropout layer name}`` (their outputs are compared);
+    ``dropout_calls``: the Keras Dropout layer of each dropout call of a forward pass, in call order (None:
+    none), whose masks are drawn from ``mask_seed``; ``snapshot``: a function ``(observer) -> [(name, array)]`` called after every step
     (the engine's: gradients, moments, weights in Keras' names); ``stop_after``: steps before the loop
     is ended (a check). ``replay_masks``: masks to apply instead of drawing (a control that must see the
     port's masks).
     """
 
     def __init__(self, tp, X_train_torch, channels_first: bool, blocks=None, dropouts=None, mask_seed=None,
-                 snapshot=None, stop_after=None, watch_functions=True, replay_masks=None):
+                 snapshot=None, stop_after=None, watch_functions=True, replay_masks=None, dropout_calls=()):
         import torch
 
         self.tp, self.channels_first = tp, channels_first
@@ -95,6 +96,7 @@ class Observer:
         self.blocks, self.dropouts = dict(blocks or {}), dict(dropouts or {})
         self.rng = np.random.default_rng(mask_seed) if mask_seed is not None else None
         self.replay_masks = replay_masks
+        self.dropout_calls = list(dropout_calls)
         self.snapshot, self.stop_after = snapshot, stop_after
         self.steps, self.eval_calls, self.scheduler_calls = [], [], []
         self.loss_calls, self.backward_producers = [], []
@@ -110,6 +112,7 @@ class Observer:
 
     def _new(self) -> dict:
         return {"rows": None, "input": None, "output": None, "blocks": {}, "masks": {}, "raw_grads": {},
+                "dropout_calls": 0,
                 "order": [], "derived": {}, "loss": None, "loss_calls": [], "lr": None}
 
     # ---------------------------------------------------------- hooks
@@ -120,10 +123,7 @@ class Observer:
         add(model.register_forward_pre_hook(self._pre).remove)
         add(model.register_forward_hook(self._post).remove)
         for name, module in self.leaves.items():
-            if isinstance(module, torch.nn.Dropout) and (self.rng is not None or self.replay_masks is not None):
-                add(module.register_forward_hook(self._dropout(name)).remove)
-            else:
-                add(module.register_forward_hook(self._leaf(name)).remove)
+            add(module.register_forward_hook(self._leaf(name)).remove)
         for name, p in self.params.items():
             if p.requires_grad:
                 add(p.register_post_accumulate_grad_hook(self._grad(name)).remove)
@@ -178,23 +178,25 @@ class Observer:
                     self.current["order"].append((name, out.detach().clone()))
         return hook
 
-    def _dropout(self, name):
-        def hook(module, args, output):
-            import torch
+    def _dropout(self, args, kwargs):
+        """A dropout call of the training forward with a mask drawn here (or replayed); None: leave it be."""
+        import torch
 
-            x = _first(args)
-            if not (module.training and torch.is_grad_enabled() and self.current.get("in_forward")):
-                return None
-            if self.replay_masks is not None:
-                mask = self.replay_masks[len(self.steps)].get(name)
-                mask = torch.from_numpy(mask) if mask is not None else torch.ones_like(x)
-            else:
-                mask = torch.from_numpy((self.rng.random(tuple(x.shape)) >= module.p).astype(np.float32))
-            self.current["masks"][name] = mask.numpy()
-            out = x * mask / (1 - module.p)
-            self.current["order"].append((name, out.detach().clone()))
-            return out
-        return hook
+        k = self.current["dropout_calls"]
+        self.current["dropout_calls"] = k + 1
+        x = args[0] if args else kwargs.get("input")
+        p = args[1] if len(args) > 1 else kwargs.get("p", 0.5)
+        training = args[2] if len(args) > 2 else kwargs.get("training", True)
+        if not (training and p > 0 and k < len(self.dropout_calls) and self.dropout_calls[k] is not None
+                and (self.rng is not None or self.replay_masks is not None)):
+            return None
+        if self.replay_masks is not None:
+            mask = self.replay_masks[len(self.steps)].get(k)
+            mask = torch.from_numpy(mask) if mask is not None else torch.ones_like(x)
+        else:
+            mask = torch.from_numpy((self.rng.random(tuple(x.shape)) >= p).astype(np.float32))
+        self.current["masks"][k] = mask.numpy()
+        return x * mask / (1 - p)
 
     def _grad(self, name):
         def hook(p):
@@ -237,6 +239,7 @@ class Observer:
 
     # ---------------------------------------------------------- what reaches the loss
     def function_mode(self):
+        import torch
         from torch.overrides import TorchFunctionMode
 
         observer = self
@@ -244,7 +247,11 @@ class Observer:
         class Watch(TorchFunctionMode):
             def __torch_function__(self, func, types, args=(), kwargs=None):
                 kwargs = kwargs or {}
-                result = func(*args, **kwargs)
+                result = None
+                if _name(func) == "dropout" and observer.current.get("in_forward") and torch.is_grad_enabled():
+                    result = observer._dropout(args, kwargs)
+                if result is None:
+                    result = func(*args, **kwargs)
                 observer._seen(func, args, kwargs, result)
                 return result
 

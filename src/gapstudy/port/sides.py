@@ -95,8 +95,9 @@ def seed_keras(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def build_keras(entries: spec.Entries, seed: int):
-    """The user's compiled Keras model, from the global seed ``seed``."""
+def build_keras(entries: spec.Entries, seed: int, example=None):
+    """The user's compiled Keras model, from the global seed ``seed``; a model built only when it first
+    sees data (a Sequential without ``Input``) is built on ``example`` rows."""
     import keras
 
     seed_keras(seed)
@@ -114,6 +115,8 @@ def build_keras(entries: spec.Entries, seed: int):
     if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
         raise ConfigError(f"port.keras.model: {entries.port['keras']['model']!r} returned a model that is not "
                           "compiled; allowed: a model after model.compile(optimizer, loss)")
+    if example is not None and not model.built:
+        model.build((None,) + tuple(np.asarray(example).shape[1:]))
     return model
 
 
@@ -121,10 +124,11 @@ def fit_keras(entries: spec.Entries, data: dict, seed: int, epochs: int) -> dict
     """``fit`` as the user calls it (``port.keras.fit``), then ``predict``; the output and the losses."""
     fit = entries.port["keras"]["fit"]
     start = time.perf_counter()
-    model = build_keras(entries, seed)
+    model = build_keras(entries, seed, data["X_train"][:2])
     callbacks = entries.callbacks() if entries.callbacks else None
+    validation = (data["X_val"], data["y_val"]) if fit["validation"] else None
     history = model.fit(data["X_train"], data["y_train"], batch_size=fit["batch_size"], epochs=epochs,
-                        shuffle=fit["shuffle"], callbacks=callbacks, verbose=0)
+                        shuffle=fit["shuffle"], callbacks=callbacks, validation_data=validation, verbose=0)
     output = model.predict(data["X_val"], batch_size=256, verbose=0)
     return {"output": output, "train_loss": [float(x) for x in history.history["loss"]],
             "wall_seconds": time.perf_counter() - start}

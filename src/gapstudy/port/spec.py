@@ -14,8 +14,9 @@ Keys (documented in ``config/README.md``, section "A port"):
   has no split; ``torch_layout``: ``same`` or ``channels_first`` (PyTorch sees images (N, C, H, W) and
   sequences of a Conv1d (N, C, L) where Keras sees channels last);
 - ``port.keras.model``: an entry point returning the compiled Keras model (it may take ``seed``);
-  ``port.keras.fit``: ``batch_size``, ``epochs``, ``shuffle`` (fit's default true) and ``callbacks``
-  (an entry point returning the list);
+  ``port.keras.fit``: ``batch_size``, ``epochs``, ``shuffle`` (fit's default true), ``callbacks``
+  (an entry point returning the list) and ``validation`` (true: ``validation_data`` is the validation
+  split, for callbacks that watch it; default false);
 - ``port.torch.build``: an entry point returning the module and optimizer, and the loss and scheduler if
   any (a tuple in any order, or a dict; it may take ``seed``);
   ``port.torch.loader``: an entry point ``(X, y, batch_size)`` returning the user's training loader, or
@@ -50,7 +51,7 @@ KEYS = {
 }
 DATA_KEYS = {"file", "generator", "validation_fraction", "split_seed", "torch_layout"}
 KERAS_KEYS = {"model", "fit"}
-FIT_KEYS = {"batch_size", "epochs", "shuffle", "callbacks"}
+FIT_KEYS = {"batch_size", "epochs", "shuffle", "callbacks", "validation"}
 TORCH_KEYS = {"build", "loader", "shuffle", "train_epoch", "train", "predict", "arguments"}
 TASKS = ("regression", "multiclass", "binary")
 METRICS = ("mse", "log_loss", "accuracy")
@@ -141,11 +142,12 @@ def validate(config: dict) -> dict:
     keras = _mapping(_need(port, "keras", "port"), "port.keras", KERAS_KEYS)
     _entry(_need(keras, "model", "port.keras"), "port.keras.model")
     fit = _mapping(_need(keras, "fit", "port.keras"), "port.keras.fit", FIT_KEYS)
-    fit = {"shuffle": True} | fit
+    fit = {"shuffle": True, "validation": False} | fit
     _int(_need(fit, "batch_size", "port.keras.fit"), "port.keras.fit.batch_size", 1)
     _int(_need(fit, "epochs", "port.keras.fit"), "port.keras.fit.epochs", 1)
-    if not isinstance(fit["shuffle"], bool):
-        raise ConfigError(f"port.keras.fit.shuffle: {fit['shuffle']!r} is not allowed; allowed: true, false")
+    for key in ("shuffle", "validation"):
+        if not isinstance(fit[key], bool):
+            raise ConfigError(f"port.keras.fit.{key}: {fit[key]!r} is not allowed; allowed: true, false")
     if "callbacks" in fit:
         _entry(fit["callbacks"], "port.keras.fit.callbacks")
     port["keras"] = {"model": keras["model"], "fit": fit}

@@ -42,7 +42,7 @@ def torch_run(config: dict, entries: spec.Entries, data: dict, seed: int, epochs
     port = config["port"]
     start = time.perf_counter()
     X_torch = sides.torch_layout(port, data["X_train"])
-    keras_model = sides.build_keras(entries, seed) if names else None
+    keras_model = sides.build_keras(entries, seed, data["X_train"][:2]) if names else None
     tp = sides.build_torch(entries, seed)
     if names:
         import torch
