@@ -64,3 +64,10 @@ def test_an_edit_of_the_users_code_retrains_the_port(cnn, tmp_path):
     # The training jobs come after the diagnosis' checkpoint, which a dry run does not pass: their params hold
     # the same hash of the user's code as the dataset's.
     assert "params have changed since last execution:\n        port_dataset" in text and "port_diagnose" in text
+
+
+def test_a_port_config_lints_and_is_formatted():
+    from conftest import ROOT
+
+    lint = snakemake(ROOT, "--lint", "--configfile", "examples/cnn/config.yaml")
+    assert "Congratulations" in lint.stdout + lint.stderr

@@ -20,6 +20,13 @@ from gapstudy.catalogue.stories import STORIES as CATALOGUE_STORIES
 from gapstudy.catalogue.stories import Story
 
 STORIES = {
+    # The catalogue's story is of nn.Linear's default; a port may draw another way (xavier_normal_, ...).
+    "dense_init": Story(
+        title="Initialisation of Linear, Conv or Embedding layers other than Keras'",
+        description="The port draws its initial weights from other distributions than Keras' glorot_uniform "
+                    "kernels and zero biases (nn.Linear's default kaiming_uniform(a=√5), xavier_normal_, ...).",
+        fix=CATALOGUE_STORIES["dense_init"].fix, symptom=CATALOGUE_STORIES["dense_init"].symptom,
+        source=CATALOGUE_STORIES["dense_init"].source),
     "batch_size": Story(
         title="Another batch size than fit's", description="The port's loader draws batches of another size.",
         fix="DataLoader(..., batch_size=<fit's batch_size>)", symptom="other noise and step count per epoch",
@@ -62,7 +69,8 @@ KERAS_LOSSES = {"mse": "mean_squared_error", "mean_squared_error": "mean_squared
 
 
 def story(name: str) -> Story:
-    return CATALOGUE_STORIES.get(name) or STORIES[name]
+    """What a reader reads of a probe: the port's own story where it has one, else the catalogue's."""
+    return STORIES.get(name) or CATALOGUE_STORIES[name]
 
 
 def _number(x):

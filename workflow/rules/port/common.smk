@@ -67,7 +67,8 @@ def user_code():
 
     digest = hashlib.sha256()
     for path in sorted(Path(PORT["path"]).rglob("*.py")):
-        digest.update(path.as_posix().encode() + b"\0" + path.read_bytes())
+        digest.update(f"{path.as_posix()}\0".encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
