@@ -170,10 +170,16 @@ def test_the_users_loop_runs_unchanged_and_a_careful_port_has_nothing_to_fix(tmp
     module = importlib.import_module("torch_side")
     code = module.train_epoch.__code__
     steps, result, findings = diagnose.diagnose(config, log=lambda *_: None)
-    assert module.CALLS == [0] and module.train_epoch.__code__ is code
+    # One traced epoch of the port, and one of the control (the port with its fixes) where it has fixes.
+    traced = [0, 0] if result["control"] else [0]
+    assert module.CALLS == traced and module.train_epoch.__code__ is code
     assert {f["probe"] for f in findings} <= {"adam_epsilon", "dense_init"}, findings
     rows = train.train_arm(config, "port", findings, diagnose.sides.load_data(config["port"]), [0], log=lambda *_: None)
-    assert module.CALLS == [0, 0, 1] and np.isfinite(rows[0]["value"])
+    assert module.CALLS == traced + [0, 1] and np.isfinite(rows[0]["value"])
+    # A trace of a large dataset ends after lockstep.max_steps optimizer steps, then validates.
+    config["lockstep"]["max_steps"] = 3
+    steps, result, findings = diagnose.diagnose(config, log=lambda *_: None)
+    assert steps["step"].max() == 3 and (steps["kind"] == "validation output").sum() == 1
 
 
 @pytest.mark.workflow

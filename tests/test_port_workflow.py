@@ -42,6 +42,10 @@ def test_the_first_paragraph_names_the_planted_pitfalls_the_first_divergence_and
     assert ("is equivalent to Keras" if v["fixed_equivalent"] else "not shown equivalent to Keras") in first
     assert f"×{v['gap_ratio']:.3g} ({v['gap_ci_low']:.3g} to {v['gap_ci_high']:.3g})" in first
     assert (work / paths.paths("cnn")["report"]).stat().st_size > 100_000
+    # Valid RST: docutils stops at any warning.
+    import docutils.core
+
+    docutils.core.publish_string(front, writer_name="html", settings_overrides={"halt_level": 2, "report_level": 2})
 
 
 def test_a_finished_port_has_nothing_to_rerun_even_with_its_keys_reordered(cnn):

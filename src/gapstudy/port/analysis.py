@@ -29,7 +29,7 @@ CAUSE_COLUMNS = [
 VERDICT_COLUMNS = [
     "port", "metric", "gap_ratio", "gap_ci_low", "gap_ci_high", "fixed_ratio", "fixed_ci_low", "fixed_ci_high",
     "fixed_tost_p", "fixed_equivalent", "fixed_power", "fixed_seeds_for_90_percent_power", "margin", "alpha",
-    "ci_level", "first_step", "first_epoch", "first_tensor", "first_kind", "forward_equal", "fixes"]
+    "ci_level", "first_step", "first_epoch", "first_tensor", "first_kind", "forward_equal", "control", "fixes"]
 
 
 def _by_seed(runs: pd.DataFrame, arm: str) -> pd.Series:
@@ -102,6 +102,7 @@ def verdict(runs: pd.DataFrame, trace: dict, findings: list[dict], name: str, ma
         "margin": margin, "alpha": alpha, "ci_level": level, "first_step": trace.get("first_step"),
         "first_epoch": trace.get("first_epoch"), "first_tensor": trace.get("first_tensor"),
         "first_kind": trace.get("first_kind"), "forward_equal": trace.get("forward_equal"),
+        "control": trace.get("control"),
         "fixes": ", ".join(f["probe"] for f in findings if f["auto_fix"])}], columns=VERDICT_COLUMNS)
 
 

@@ -114,7 +114,10 @@ def front_page(verdict: pd.DataFrame, causes: pd.DataFrame, arms: pd.DataFrame, 
               "module, runs the user's loop for "
               f"{lock['epochs']} epoch(s), and replays every step in Keras on the same rows with the same dropout "
               f"masks; a tensor differs where its largest difference exceeds {lock['atol']:g} + {lock['rtol']:g} × "
-              f"its largest Keras value. Step 0 compares the two initialisations as distributions over {engine.INIT_DRAWS} "
+              "its largest Keras value and the control does not share the difference (the port with every fix the "
+              "workflow applies, traced from the same weights on the same rows with the same masks: "
+              + (rst(verdict.iloc[0]["control"]) if isinstance(verdict.iloc[0]["control"], str) else "none here")
+              + f"). Step 0 compares the two initialisations as distributions over {engine.INIT_DRAWS} "
               "seeds. "
               "Arms: " + "; ".join(f"{rst(r['arm'])} {r['geometric_mean']:.4g} (n = {int(r['n'])})"
                                    for _, r in arms.iterrows())

@@ -197,14 +197,77 @@ def diagnose(config: dict, data: dict | None = None, log=print) -> tuple[pd.Data
     keras_order = {name: index for name, index in dropout_orders(s, calls).items() if index is not None}
     blocks = {name: layer.name for layer, name, _ in s.pairs}
 
-    def snapshot(obs):
-        return (mapping.torch_named(s.pairs, "gradient")
-                + mapping.torch_named(s.pairs, "adam m", s.tp.optimizer)
-                + mapping.torch_named(s.pairs, "adam v", s.tp.optimizer)
-                + mapping.torch_named(s.pairs, "param"))
+    run = _traced_run(s, blocks, drops, calls, lock, epochs, seed, log)
+    observer = run["observer"]
+    epoch_rows = run["epoch_rows"]
+    if any(st["rows"] is None for st in observer.steps):
+        raise RuntimeError("a batch of the port's loader holds rows that are not rows of the training data "
+                           "(augmentation, or another dtype?): Keras cannot replay it")
+    evidence = probes.Evidence(keras=s.facts, torch=facts_torch, pairs=s.pairs, steps=observer.steps,
+                               eval_calls=observer.eval_calls, scheduler_calls=observer.scheduler_calls,
+                               has_train_behaviour=observer.has_train_behaviour, init_rows=init,
+                               n_train=len(s.data["X_train"]),
+                               per_epoch={"rows": [np.concatenate(e) for e in epoch_rows if e]})
+    found = probes.run(evidence)
+    # The control: the port with every fix the workflow applies, from the same weights, on the port's rows
+    # and with the port's dropout masks; a difference it shares with the port is not the port's.
+    fixable = [f["probe"] for f in found if applicable(f["probe"], s)]
+    control = _control(config, s, fixable, blocks, drops, calls, lock, epochs, seed, run, log) if fixable else None
+    replay = engine.KerasReplay(s.keras, list(blocks.values()), calls)
+    X, y = s.data["X_train"], s.data["y_train"]
+    rows, v = [], 0
+    keras_shuffles = s.port["keras"]["fit"]["shuffle"]
+    epoch_of = np.repeat(np.arange(1, len(epoch_rows) + 1), [len(e) for e in epoch_rows])
+    tol = lock["atol"], lock["rtol"]
+    for i, rec in enumerate(observer.steps):
+        step = i + 1
+        idx = rec["rows"]
+        masks = {calls[k]: (m[:, keras_order[calls[k]]] if calls[k] in keras_order else
+                            _keras_mask(m, s.channels_first)) for k, m in rec["masks"].items()}
+        a, b = engine.align(replay.step(X[idx], y[idx], masks), _tensors(rec, X[idx], activations, keras_order))
+        c = None
+        if control is not None and i < len(control["observer"].steps):
+            c = engine.align(a, _tensors(control["observer"].steps[i], X[idx], activations, keras_order))[1]
+        epoch = int(epoch_of[i]) if i < len(epoch_of) else len(epoch_rows)
+        ordered = epoch_rows[epoch - 1] if epoch_rows else []
+        if sum(len(e) for e in epoch_rows[:epoch - 1]) == i:
+            in_order = np.array_equal(np.concatenate(ordered), np.arange(sum(len(r) for r in ordered)))
+            rows.append({"step": step, "epoch": epoch, "position": -1, "tensor": engine.BATCH_ROWS,
+                         "kind": "input", "max_abs_difference": float(in_order == keras_shuffles),
+                         "keras_scale": 1.0, "relative_difference": float(in_order == keras_shuffles),
+                         "differs": bool(in_order and keras_shuffles)})
+        rows += [r | {"step": step, "epoch": epoch} for r in engine.compare(a, b, *tol, c, missing_differs=False)]
+        while v < len(run["validations"]) and run["validations"][v][0] == step:
+            k_eval = replay.evaluate(s.data["X_val"])
+            k_eval[0] = ("validation output", sides.as_probabilities(s.port["task"], k_eval[0][1]))
+            t_eval, c_eval = (_validation(s, r["validations"][v]) if r is not None and v < len(r["validations"])
+                              else None for r in (run, control))
+            rows += [r | {"step": step, "epoch": epoch}
+                     for r in engine.compare(k_eval, t_eval, *tol, c_eval, missing_differs=False)]
+            v += 1
+    init_frame = [r | {"step": 0, "epoch": 0} for r in init]
+    steps = pd.DataFrame(init_frame + rows, columns=engine.STEP_COLUMNS)
+    result = engine.summarise(steps, lock["atol"], lock["rtol"], epochs, port=s.port["name"])
+    result["control"] = ", ".join(fixable) if control is not None else None
+    return steps, result, rank(found, result, s)
 
-    observer = Observer(s.tp, s.X_torch, s.channels_first, blocks=blocks, dropouts=drops, mask_seed=seed,
-                        snapshot=snapshot, dropout_calls=calls)
+
+def _snapshot(s: Setup):
+    """What a step leaves, in Keras' names: gradients, Adam's moments, the weights and statistics."""
+    def snapshot(obs):
+        return (mapping.torch_named(s.pairs, "gradient") + mapping.torch_named(s.pairs, "adam m", s.tp.optimizer)
+                + mapping.torch_named(s.pairs, "adam v", s.tp.optimizer) + mapping.torch_named(s.pairs, "param"))
+    return snapshot
+
+
+def _traced_run(s: Setup, blocks, drops, calls, lock, epochs, seed, log, replay_masks=None) -> dict:
+    """The user's loop under an ``Observer`` for ``epochs`` (or ``lockstep.max_steps``): every step's record,
+    the rows of each epoch, and the validation output and weights after each."""
+    import torch
+
+    observer = Observer(s.tp, s.X_torch, s.channels_first, blocks=blocks, dropouts=drops,
+                        mask_seed=None if replay_masks is not None else seed, snapshot=_snapshot(s),
+                        dropout_calls=calls, stop_after=lock.get("max_steps"), replay_masks=replay_masks)
     X_val_torch = sides.torch_layout(s.port, s.data["X_val"])
     epoch_rows, validations = [], []
 
@@ -216,61 +279,71 @@ def diagnose(config: dict, data: dict | None = None, log=print) -> tuple[pd.Data
             out = sides.predict_torch(s.entries, s.tp, X_val_torch)
             observer.eval_calls = saved
         validations.append((len(observer.steps), out, mapping.torch_named(s.pairs, "param")))
-        log(f"port: epoch {epoch + 1} traced, {len(observer.steps)} steps ({done} before)")
+        log(f"{'control' if replay_masks is not None else 'port'}: epoch {epoch + 1} traced, "
+            f"{len(observer.steps)} steps ({done} before)")
 
-    with observer.function_mode():
-        sides.run_loop(s.entries, s.tp, epochs, on_epoch if s.entries.per_epoch else None)
-    if not s.entries.per_epoch:
-        on_epoch(epochs - 1)
+    stopped = False
+    try:
+        with observer.function_mode():
+            sides.run_loop(s.entries, s.tp, epochs, on_epoch if s.entries.per_epoch else None)
+    except sides.StopTraining:  # lockstep.max_steps reached: the trace ends there, validation after it
+        stopped = True
+    if stopped or not s.entries.per_epoch:
+        on_epoch(len(epoch_rows))
     observer.detach()
-    if any(st["rows"] is None for st in observer.steps):
-        raise RuntimeError("a batch of the port's loader holds rows that are not rows of the training data "
-                           "(augmentation, or another dtype?): Keras cannot replay it")
-    replay = engine.KerasReplay(s.keras, list(blocks.values()), calls)
-    X, y = s.data["X_train"], s.data["y_train"]
-    rows, step, v = [], 0, 0
-    keras_shuffles = s.port["keras"]["fit"]["shuffle"]
-    epoch_of = np.repeat(np.arange(1, len(epoch_rows) + 1), [len(e) for e in epoch_rows])
-    for i, rec in enumerate(observer.steps):
-        step = i + 1
-        idx = rec["rows"]
-        masks = {calls[k]: (m[:, keras_order[calls[k]]] if calls[k] in keras_order else
-                            _keras_mask(m, s.channels_first)) for k, m in rec["masks"].items()}
-        a = replay.step(X[idx], y[idx], masks)
-        b = ([("input", X[idx])] + [(name, _with_activation(activations.get(name),
-                                                            [x[:, keras_order[name]] for x in alts]
-                                                            if name in keras_order else alts))
-                                    for name, alts in rec["order"]]
-             + [("loss input", _loss_input(rec)), ("loss", rec["loss"].numpy() if rec["loss"] is not None else None)]
-             + rec["snapshot"])
-        epoch = int(epoch_of[i]) if i < len(epoch_of) else len(epoch_rows)
-        ordered = epoch_rows[epoch - 1] if epoch_rows else []
-        first_of_epoch = sum(len(e) for e in epoch_rows[:epoch - 1]) == i
-        if first_of_epoch:
-            in_order = np.array_equal(np.concatenate(ordered), np.arange(sum(len(r) for r in ordered)))
-            rows.append({"step": step, "epoch": epoch, "position": -1, "tensor": engine.BATCH_ROWS,
-                         "kind": "input", "max_abs_difference": float(in_order == keras_shuffles),
-                         "keras_scale": 1.0, "relative_difference": float(in_order == keras_shuffles),
-                         "differs": bool(in_order and keras_shuffles)})
-        rows += [r | {"step": step, "epoch": epoch}
-                 for r in engine.compare(*engine.align(a, b), lock["atol"], lock["rtol"], missing_differs=False)]
-        while v < len(validations) and validations[v][0] == step:
-            k_eval = replay.evaluate(s.data["X_val"])
-            t_eval = [("validation output", sides.as_probabilities(s.port["task"], validations[v][1]))] + \
-                validations[v][2]
-            k_eval[0] = ("validation output", sides.as_probabilities(s.port["task"], k_eval[0][1]))
-            rows += [r | {"step": step, "epoch": epoch}
-                     for r in engine.compare(k_eval, t_eval, lock["atol"], lock["rtol"], missing_differs=False)]
-            v += 1
-    init_frame = [r | {"step": 0, "epoch": 0} for r in init]
-    steps = pd.DataFrame(init_frame + rows, columns=engine.STEP_COLUMNS)
-    result = engine.summarise(steps, lock["atol"], lock["rtol"], epochs, port=s.port["name"])
-    evidence = probes.Evidence(keras=s.facts, torch=facts_torch, pairs=s.pairs, steps=observer.steps,
-                               eval_calls=observer.eval_calls, scheduler_calls=observer.scheduler_calls,
-                               has_train_behaviour=observer.has_train_behaviour, init_rows=init,
-                               n_train=len(X), per_epoch={"rows": [np.concatenate(e) for e in epoch_rows if e]})
-    findings = rank(probes.run(evidence), result, s)
-    return steps, result, findings
+    return {"observer": observer, "epoch_rows": epoch_rows, "validations": validations}
+
+
+class _EpochReplay:
+    """A batch sampler that yields, at its e-th pass, the rows the port's loader drew in epoch e."""
+
+    def __init__(self, epochs: list):
+        self.epochs, self.pass_ = [[list(map(int, r)) for r in e] for e in epochs], 0
+
+    def __iter__(self):
+        batches = self.epochs[min(self.pass_, len(self.epochs) - 1)]
+        self.pass_ += 1
+        return iter(batches)
+
+    def __len__(self):
+        return len(self.epochs[min(self.pass_, len(self.epochs) - 1)])
+
+
+def _control(config, s: Setup, names, blocks, drops, calls, lock, epochs, seed, run, log) -> dict | None:
+    """The fixed port traced on the port's rows and masks; None where the loader cannot replay them (not a
+    DataLoader over the training rows in their order)."""
+    from torch.utils.data import DataLoader
+
+    if not isinstance(s.tp.loader, DataLoader):
+        return None
+    c = Setup(config, seed, s.data, s.entries)
+    ctx = fixes.Context(keras=s.facts, pairs=c.pairs, seed=seed, keras_model=None,
+                        batch_size=s.port["keras"]["fit"]["batch_size"])
+    fixes.apply([n for n in names if n not in fixes.LOADER_FIXES], c.tp, ctx, "objects")
+    c.tp.loader = DataLoader(s.tp.loader.dataset, batch_sampler=_EpochReplay(run["epoch_rows"]),
+                             collate_fn=s.tp.loader.collate_fn)
+    masks = [rec["masks"] for rec in run["observer"].steps]
+    out = _traced_run(c, blocks, drops, calls, lock, epochs, seed, log, replay_masks=masks)
+    ours = [st["rows"] for st in run["observer"].steps]
+    theirs = [st["rows"] for st in out["observer"].steps]
+    if len(theirs) != len(ours) or any(a is None or b is None or not np.array_equal(a, b) for a, b in zip(ours, theirs)):
+        log("control: its loader did not replay the port's rows; no control")
+        return None
+    return out
+
+
+def _tensors(rec, x, activations, keras_order) -> list:
+    """One traced step of a PyTorch side as ``[(name, array or alternatives)]``, in Keras' names and layout."""
+    return ([("input", x)] + [(name, _with_activation(activations.get(name),
+                                                      [t[:, keras_order[name]] for t in alts]
+                                                      if name in keras_order else alts))
+                              for name, alts in rec["order"]]
+            + [("loss input", _loss_input(rec)), ("loss", rec["loss"].numpy() if rec["loss"] is not None else None)]
+            + rec["snapshot"])
+
+
+def _validation(s: Setup, validation) -> list:
+    return [("validation output", sides.as_probabilities(s.port["task"], validation[1]))] + validation[2]
 
 
 def _with_activation(activation, alternatives: list) -> list:

@@ -249,8 +249,9 @@ class LoopError(RuntimeError):
     """The user's loop raised: the message names the key and the entry point."""
 
 
-class StopTraining(Exception):
-    """Raised from a hook to end the user's loop early (a check on a few batches)."""
+class StopTraining(BaseException):
+    """Raised from a hook to end the user's loop early (a check on a few batches); a ``BaseException``, so
+    that a loop's own ``except Exception`` does not swallow it."""
 
 
 def predict_torch(entries: spec.Entries, tp: TorchPort, X) -> np.ndarray:

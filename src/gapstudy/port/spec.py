@@ -27,7 +27,9 @@ Keys (documented in ``config/README.md``, section "A port"):
   ``model.eval()`` and a forward pass without gradients;
 - ``port.mapping``: ``{keras layer: torch module}`` pairs pinned before the automatic mapping;
 - ``port.seeds``, ``port.epochs`` (null: the port's own ``fit`` epochs for both sides);
-- ``lockstep``: ``epochs``, ``atol``, ``rtol``, ``seed``; ``statistics``: as the catalogue's;
+- ``lockstep``: ``epochs``, ``atol``, ``rtol``, ``seed``, and ``max_steps`` (null: every step of the traced
+  epochs; an integer: the trace, and the user's loop with it, ends after that many optimizer steps, for a
+  large dataset); ``statistics``: as the catalogue's;
   ``threads_per_job``.
 """
 
@@ -45,7 +47,7 @@ from gapstudy.config import ConfigError
 KEYS = {
     "port": {"name", "title", "path", "task", "metric", "data", "keras", "torch", "mapping", "seeds",
              "epochs"},
-    "lockstep": {"seed", "epochs", "atol", "rtol"},
+    "lockstep": {"seed", "epochs", "atol", "rtol", "max_steps"},
     "statistics": {"confidence_level", "alpha", "equivalence_margin", "bootstrap_resamples", "bootstrap_seed"},
     "threads_per_job": None,
 }
@@ -184,9 +186,12 @@ def validate(config: dict) -> dict:
     port.setdefault("epochs", None)
     config["port"] = port
     for section in ("lockstep", "statistics"):
-        for key in sorted(KEYS[section]):
+        for key in sorted(KEYS[section] - {"max_steps"}):
             _need(config[section], key, section)
     check_trace_and_statistics(config)
+    config["lockstep"] = {"max_steps": None} | dict(config["lockstep"])
+    if config["lockstep"]["max_steps"] is not None:
+        _int(config["lockstep"]["max_steps"], "lockstep.max_steps", 1)
     return config
 
 
