@@ -261,3 +261,54 @@ def test_dropout_masks_reach_keras_whether_the_port_uses_modules_or_functions(tm
     steps, result, findings = diagnose.diagnose(config, log=lambda *_: None)
     step1 = steps[steps["step"] == 1]
     assert not step1[step1["kind"].isin(["layer output", "loss input", "loss", "gradient"])]["differs"].any(), step1
+
+
+BROADCAST_LOOP = '''    CALLS.append(epoch)
+    for x, y in loader:
+        optimizer.zero_grad()
+        out = model(x)
+        accuracy = (out == y).float().mean()  # a metric of the batch, not the loss
+        loss = loss_fn(out, y)
+        loss.backward()
+        optimizer.step()
+'''
+
+
+def test_a_loss_module_over_shapes_that_broadcast_is_found_and_a_batch_metric_is_not(tmp_path):
+    """nn.MSELoss of (N, 1) against (N,) broadcasts inside the loss (the function mode sees its call); an
+    accuracy of the same shapes, which never reaches backward's tensor, is not what broadcasts the loss."""
+    from gapstudy.port import diagnose, spec
+
+    config = spec.validate(yaml.safe_load(write_port(tmp_path / "port", BROADCAST_LOOP).read_text()))
+    steps, result, findings = diagnose.diagnose(config, log=lambda *_: None)
+    found = {f["probe"]: f["evidence"] for f in findings}
+    assert "mse_loss" in found["target_broadcast"], found
+
+
+def test_the_check_refuses_a_loop_the_hooks_cannot_see(tmp_path):
+    from gapstudy.config import ConfigError
+    from gapstudy.port import diagnose, spec
+
+    loop = GOOD_LOOP.replace("model(x)", "model.forward(x)")
+    config = spec.validate(yaml.safe_load(write_port(tmp_path / "port", loop).read_text()))
+    with pytest.raises(ConfigError, match="model.forward"):
+        diagnose.check(config)
+
+
+def test_targets_come_as_the_losses_want_them_and_one_hot_scores_by_class():
+    from gapstudy.port import sides
+
+    assert sides._targets(np.array([0, 1, 1]), "binary").dtype == np.float32
+    assert sides._targets(np.array([0, 2, 1]), "multiclass").dtype == np.int64
+    assert sides._targets(np.eye(3)[[0, 2]], "multiclass").dtype == np.float32
+    assert sides._inputs(np.array([[3, 1]])).dtype == np.int64
+    port = {"metric": "accuracy", "task": "multiclass"}
+
+    class Entries:
+        metric = None
+
+    one_hot = np.eye(3)[[0, 2, 1, 1]]
+    output = np.eye(3)[[0, 2, 1, 0]]
+    assert sides.score(port, Entries, one_hot, output) == pytest.approx(0.25)
+    # A perfect run's error rate is half a row, so that its log is finite.
+    assert sides.score(port, Entries, one_hot, one_hot) == pytest.approx(0.5 / 4)

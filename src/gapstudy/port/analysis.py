@@ -29,7 +29,8 @@ CAUSE_COLUMNS = [
 VERDICT_COLUMNS = [
     "port", "metric", "gap_ratio", "gap_ci_low", "gap_ci_high", "fixed_ratio", "fixed_ci_low", "fixed_ci_high",
     "fixed_tost_p", "fixed_equivalent", "fixed_power", "fixed_seeds_for_90_percent_power", "margin", "alpha",
-    "ci_level", "first_step", "first_epoch", "first_tensor", "first_kind", "forward_equal", "control", "fixes"]
+    "ci_level", "first_step", "first_epoch", "first_tensor", "first_kind", "forward_equal", "traced_first_step",
+    "traced_first_tensor", "traced_first_kind", "control", "unexplained_step", "unexplained_tensor", "fixes"]
 
 
 def _by_seed(runs: pd.DataFrame, arm: str) -> pd.Series:
@@ -102,7 +103,9 @@ def verdict(runs: pd.DataFrame, trace: dict, findings: list[dict], name: str, ma
         "margin": margin, "alpha": alpha, "ci_level": level, "first_step": trace.get("first_step"),
         "first_epoch": trace.get("first_epoch"), "first_tensor": trace.get("first_tensor"),
         "first_kind": trace.get("first_kind"), "forward_equal": trace.get("forward_equal"),
-        "control": trace.get("control"),
+        "traced_first_step": trace.get("traced_first_step"), "traced_first_tensor": trace.get("traced_first_tensor"),
+        "traced_first_kind": trace.get("traced_first_kind"), "control": trace.get("control"),
+        "unexplained_step": trace.get("unexplained_step"), "unexplained_tensor": trace.get("unexplained_tensor"),
         "fixes": ", ".join(f["probe"] for f in findings if f["auto_fix"])}], columns=VERDICT_COLUMNS)
 
 

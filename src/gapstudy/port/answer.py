@@ -68,7 +68,14 @@ def summary(verdict: pd.DataFrame, causes: pd.DataFrame, config: dict) -> str:
     if not len(causes):
         text.append("No probe found a known difference.")
     text.append(f"In lock-step from Keras' initial weights, on the batches the port's loader drew, the port "
-                f"first leaves Keras {_where(v)}.")
+                f"first leaves Keras {_where(v)}")
+    if pd.notna(v["first_step"]) and int(v["first_step"]) == 0 and pd.notna(v["traced_first_step"]):
+        text[-1] += (f"; from the same weights, at step {int(v['traced_first_step'])}, tensor "
+                     f"{rst(v['traced_first_tensor'])} ({v['traced_first_kind']})")
+    text[-1] += "."
+    if pd.notna(v["unexplained_step"]):
+        text.append(f"The fixed port, traced beside it, leaves Keras too from step {int(v['unexplained_step'])} "
+                    f"({rst(v['unexplained_tensor'])}): a difference no fix here addresses, or float32 round-off.")
     if v["fixes"]:
         verdict_word = "equivalent to" if v["fixed_equivalent"] else "not shown equivalent to"
         text.append(f"With every fix the workflow could apply ({rst(v['fixes'])}), the fixed port is {verdict_word} "

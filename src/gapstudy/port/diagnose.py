@@ -90,8 +90,27 @@ def check(config: dict) -> None:
         raise ConfigError(str(error)) from None
     finally:
         observer.detach()
+    key = s.entries.loop_key
     if not observer.steps:
-        raise ConfigError(f"{s.entries.loop_key}: the loop ran an epoch without calling optimizer.step()")
+        raise ConfigError(f"{key}: the loop ran an epoch without stepping the optimizer that port.torch.build "
+                          f"returned ({type(s.tp.optimizer).__name__}); allowed: a loop that steps that optimizer")
+    if any(st.get("input") is None for st in observer.steps):
+        raise ConfigError(f"{key}: the model's forward hooks saw no training batch (does the loop call "
+                          "model.forward(x) instead of model(x)?); allowed: a loop that calls the model")
+    if any(st["rows"] is None for st in observer.steps):
+        raise ConfigError(f"{key}: a training batch holds rows that are not rows of the training data "
+                          "(augmentation, normalisation or a reshape in the loop?); Keras could not replay it")
+    X_val = sides.torch_layout(s.port, s.data["X_val"][:4])
+    try:
+        sides.score(s.port, s.entries, s.data["y_val"][:4], sides.predict_torch(s.entries, s.tp, X_val))
+    except Exception as error:
+        raise ConfigError(f"port.torch.predict: the port's validation output on 4 rows cannot be scored "
+                          f"({s.port['metric']}): {type(error).__name__}: {error}") from None
+    try:
+        engine.KerasReplay(s.keras, [layer.name for layer, _, _ in s.pairs], [])
+    except Exception as error:
+        raise ConfigError(f"port.keras.model: Keras' train step cannot be replayed layer by layer "
+                          f"({type(error).__name__}: {error}); allowed: a Sequential or functional model") from None
 
 
 def _dropout_pairs(s: Setup) -> tuple[list, dict]:
@@ -249,6 +268,16 @@ def diagnose(config: dict, data: dict | None = None, log=print) -> tuple[pd.Data
     steps = pd.DataFrame(init_frame + rows, columns=engine.STEP_COLUMNS)
     result = engine.summarise(steps, lock["atol"], lock["rtol"], epochs, port=s.port["name"])
     result["control"] = ", ".join(fixable) if control is not None else None
+    # From the same weights (steps after 0): where the port first leaves Keras, and where it leaves Keras
+    # with the control (the fixed port) beside it, a difference no fix here addresses (or round-off).
+    later = steps[steps["step"] > 0]
+    same = engine.summarise(later, lock["atol"], lock["rtol"], epochs) if len(later) else {}
+    result |= {f"traced_{k}": same.get(k) for k in ("first_step", "first_tensor", "first_kind")}
+    beyond = later["max_abs_difference"] > lock["atol"] + lock["rtol"] * later["keras_scale"]
+    shared = later[beyond & ~later["differs"] & later["from_fixed_port"].notna()]
+    first = shared.iloc[0] if len(shared) else None
+    result |= {"unexplained_step": None if first is None else int(first["step"]),
+               "unexplained_tensor": None if first is None else first["tensor"]}
     return steps, result, rank(found, result, s)
 
 
@@ -377,20 +406,25 @@ def applicable(name: str, s: Setup) -> bool:
     if name in fixes.LOADER_FIXES:
         return isinstance(s.tp.loader, DataLoader)
     if name == "lr_schedule_per_epoch":
-        return s.tp.scheduler is not None
+        # ReduceLROnPlateau steps on a metric, not per batch.
+        return s.tp.scheduler is not None and not isinstance(s.tp.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    if name == "adam_epsilon":
+        # Keras' Adam rule in place of AdamW's would turn its decoupled decay into L2.
+        return not isinstance(s.tp.optimizer, torch.optim.AdamW)
     return True
 
 
 def rank(found: list[dict], result: dict, s: Setup) -> list[dict]:
     """The findings ranked: those whose signature is the first divergence's kind first, then in
     ``probes.PROBES`` order; each with its story's title and fix and whether the workflow applies it."""
-    first = result.get("first_kind")
+    # A signature matches the first divergence, or the first from the same weights (after step 0).
+    first = {result.get("first_kind"), result.get("traced_first_kind")} - {None}
     out = []
     for f in found:
         story = probes.story(f["probe"])
         out.append(f | {"title": story.title, "fix": story.fix, "source": story.source,
                         "signature": probes.SIGNATURES[f["probe"]],
-                        "matches_first_divergence": probes.SIGNATURES[f["probe"]] == first,
+                        "matches_first_divergence": probes.SIGNATURES[f["probe"]] in first,
                         "auto_fix": applicable(f["probe"], s)})
     out.sort(key=lambda f: (not f["matches_first_divergence"], list(probes.PROBES).index(f["probe"])))
     for i, f in enumerate(out, 1):

@@ -249,7 +249,7 @@ class KerasReplay:
         variables = [w for _, w in self.weights]
         grads = tape.gradient(loss, variables)
         self.optimizer.apply(grads, variables)
-        out = list(outs[:-1]) + [logits, loss] + list(grads)
+        out = list(outs[:-1]) + [logits, y_pred, loss] + list(grads)
         if self.adam:
             index = [self.optimizer._get_variable_index(w) for w in variables]
             out += [tf.identity(self.optimizer._momentums[i]) for i in index]
@@ -273,7 +273,10 @@ class KerasReplay:
         for name, n in self.compared:
             layers.append((name, tensors[i:i + n]))
             i += n
-        return [("input", np.asarray(x))] + layers + list(zip(self.names(), tensors[i:]))
+        # What the loss consumes: the logits of a softmax or sigmoid output, or the output itself (a port whose
+        # model ends in Sigmoid before BCELoss, or log_softmax before NLLLoss, consumes the probabilities).
+        loss_input = [("loss input", tensors[i:i + 2])]
+        return [("input", np.asarray(x))] + layers + loss_input + list(zip(self.names()[1:], tensors[i + 2:]))
 
     def evaluate(self, X_val) -> list[tuple[str, np.ndarray]]:
         output = self.model.predict(X_val, batch_size=256, verbose=0)

@@ -199,7 +199,7 @@ def _one_rnn_bias(tp, ctx) -> None:
 
 
 def _optimizer_settings(tp, ctx) -> None:
-    """Learning rate, betas and epsilon set to Keras' values."""
+    """Learning rate, betas, epsilon, RMSprop's rho and SGD's momentum and nesterov set to Keras' values."""
     k = ctx.keras["optimizer"]
     for group in tp.optimizer.param_groups:
         if k.get("lr") is not None:
@@ -209,6 +209,12 @@ def _optimizer_settings(tp, ctx) -> None:
             group["betas"] = (k["beta_1"], k["beta_2"])
         if "eps" in group and k.get("epsilon") is not None:
             group["eps"] = k["epsilon"]
+        if "alpha" in group and k.get("rho") is not None:
+            group["alpha"] = k["rho"]
+        if "momentum" in group and k.get("momentum") is not None:
+            group["momentum"] = k["momentum"]
+        if "nesterov" in group and k.get("nesterov") is not None:
+            group["nesterov"] = bool(k["nesterov"])
 
 
 FIXES = {

@@ -105,8 +105,8 @@ class Observer:
         model = tp.model
         self.leaves = {name: m for name, m in model.named_modules()
                        if name and not list(m.children())}
-        self.has_train_behaviour = any(isinstance(m, (torch.nn.Dropout, torch.nn.modules.batchnorm._BatchNorm))
-                                       for m in model.modules())
+        self.has_train_behaviour = bool(self.dropout_calls) or any(
+            isinstance(m, (torch.nn.Dropout, torch.nn.modules.batchnorm._BatchNorm)) for m in model.modules())
         self.params = dict(model.named_parameters())
         self._attach()
 
@@ -152,8 +152,14 @@ class Observer:
             self.eval_calls.append({"step": len(self.steps), "training": bool(module.training)})
             return
         if self.current["input"] is None and x is not None:
+            rows = self.rows.rows(x.detach().cpu().numpy())
+            # Validation in eval mode by a loop that forgot torch.no_grad(): rows that are not training rows.
+            if rows is None and not module.training:
+                self.eval_calls.append({"step": len(self.steps), "training": False})
+                return
             self.current["input"] = x.detach().clone()
-            self.current["rows"] = self.rows.rows(x.detach().numpy())
+            self.current["rows"] = rows
+            self.current["training_mode"] = bool(module.training)
             self.current["in_forward"] = True
 
     def _post(self, module, args, output):
@@ -164,7 +170,7 @@ class Observer:
             out = _first(output)
             self.current["output"] = out
             self.current["output_shape"] = tuple(out.shape)
-            self.current["loss_input"] = to_keras_layout(out.detach().numpy().copy(), self.channels_first)
+            self.current["loss_input"] = to_keras_layout(out.detach().cpu().numpy().copy(), self.channels_first)
             order = self.current["order"]
             self.current["last_module"] = (order[-1][0], type(self.leaves[order[-1][0]]).__name__) if order else None
             self.current["output_producer"] = self.current.pop("fproducers", {}).get(id(out))
@@ -196,7 +202,7 @@ class Observer:
         else:
             mask = torch.from_numpy((self.rng.random(tuple(x.shape)) >= p).astype(np.float32))
         self.current["masks"][k] = mask.numpy()
-        return x * mask / (1 - p)
+        return x * mask.to(x.device) / (1 - p)
 
     def _grad(self, name):
         def hook(p):
@@ -235,7 +241,7 @@ class Observer:
                 current = (current[0], current[1][:1] + [tensor])
         if current is not None:
             out.append(current)
-        return [(k, [to_keras_layout(t.numpy(), self.channels_first) for t in ts]) for k, ts in out]
+        return [(k, [to_keras_layout(t.cpu().numpy(), self.channels_first) for t in ts]) for k, ts in out]
 
     # ---------------------------------------------------------- what reaches the loss
     def function_mode(self):

@@ -53,7 +53,7 @@ STORIES = {
 }
 
 SIGNATURES = {
-    "target_broadcast": "loss", "double_softmax": "loss input", "sigmoid_bce_logits": "loss input",
+    "target_broadcast": "loss", "double_softmax": "loss", "sigmoid_bce_logits": "loss",
     "sum_reduction": "loss", "l2_weight_decay": "loss", "clipnorm_global": "gradient", "unshuffled": "input",
     "batch_size": "input", "forgotten_eval": "validation output", "bn_momentum": "BatchNorm statistic",
     "bn_epsilon": "layer output", "layernorm_epsilon": "layer output", "lr_schedule_per_epoch": "updated weight",
@@ -65,7 +65,7 @@ KERAS_LOSSES = {"mse": "mean_squared_error", "mean_squared_error": "mean_squared
                 "mae": "mean_absolute_error", "mean_absolute_error": "mean_absolute_error",
                 "sparse_categorical_crossentropy": "categorical_crossentropy",
                 "categorical_crossentropy": "categorical_crossentropy", "binary_crossentropy": "binary_crossentropy",
-                "huber": "huber"}
+                "huber": "huber", "huber_loss": "huber"}
 
 
 def story(name: str) -> Story:
@@ -110,7 +110,9 @@ def keras_facts(model, fit: dict) -> dict:
                           "beta_1": _number(getattr(opt, "beta_1", None)), "beta_2": _number(getattr(opt, "beta_2", None)),
                           "epsilon": _number(getattr(opt, "epsilon", None)), "clipnorm": _number(opt.clipnorm),
                           "global_clipnorm": _number(opt.global_clipnorm),
-                          "weight_decay": _number(getattr(opt, "weight_decay", None))},
+                          "weight_decay": _number(getattr(opt, "weight_decay", None)),
+                          "rho": _number(getattr(opt, "rho", None)), "momentum": _number(getattr(opt, "momentum", None)),
+                          "nesterov": getattr(opt, "nesterov", None)},
             "loss": KERAS_LOSSES.get(str(loss_name).lower(), str(loss_name).lower()), "from_logits": from_logits,
             "batch_size": fit["batch_size"], "shuffle": fit["shuffle"], "layers": layers}
 
@@ -124,7 +126,8 @@ def torch_facts(tp) -> dict:
     sampler = getattr(loader, "sampler", None)
     return {"optimizer": {"class": type(opt).__name__.lower(), "lr": _number(group.get("initial_lr", group["lr"])),
                           "betas": tuple(group["betas"]) if "betas" in group else None, "eps": group.get("eps"),
-                          "weight_decay": float(group.get("weight_decay") or 0.0)},
+                          "weight_decay": float(group.get("weight_decay") or 0.0), "alpha": group.get("alpha"),
+                          "momentum": group.get("momentum"), "nesterov": group.get("nesterov")},
             "scheduler": type(tp.scheduler).__name__ if tp.scheduler is not None else None,
             "batch_size": getattr(loader, "batch_size", None),
             "shuffles": isinstance(sampler, torch.utils.data.RandomSampler) if sampler is not None else None,
@@ -149,9 +152,27 @@ def _calls(ev: Evidence) -> list:
     return ev.steps[0]["loss_calls"] if ev.steps else []
 
 
+ARITHMETIC = ("sub", "rsub", "add", "radd", "mul", "rmul", "div", "truediv", "rtruediv", "sub_", "add_")
+
+
 def target_broadcast(ev):
+    import torch
+
+    from gapstudy.port.observe import LOSS_FUNCTIONS
+
     for call in _calls(ev):
-        if call["from_output"] and call["result_shape"] is not None and len(call["shapes"]) >= 2:
+        # A loss function of shapes that broadcast (nn.MSELoss of (N, 1) against (N,)), seen at its call.
+        if call["function"] in LOSS_FUNCTIONS and call["from_output"] and len(call["shapes"]) >= 2:
+            try:
+                wide = tuple(torch.broadcast_shapes(*call["shapes"][:2]))
+            except RuntimeError:
+                continue
+            if any(tuple(sh) != wide for sh in call["shapes"][:2]):
+                return (f"{call['function']} of the model's output {tuple(call['shapes'][0])} and "
+                        f"{tuple(call['shapes'][1])} broadcasts to {wide}")
+        # A hand-written loss: arithmetic of the output and the target that widens the batch.
+        if call["function"] in ARITHMETIC and call["from_output"] and call["result_shape"] is not None \
+                and len(call["shapes"]) >= 2:
             out = ev.steps[0].get("output_shape")
             if out and int(np.prod(call["result_shape"])) > max(int(np.prod(s)) for s in call["shapes"]):
                 other = next((sh for sh in call["shapes"] if tuple(sh) != tuple(out)), call["shapes"][-1])
@@ -332,6 +353,12 @@ def optimizer_settings(ev):
         differ.append(f"betas {t['betas']} against ({k['beta_1']:g}, {k['beta_2']:g})")
     if t["eps"] is not None and k["epsilon"] is not None and not np.isclose(t["eps"], k["epsilon"]):
         differ.append(f"epsilon {t['eps']:g} against {k['epsilon']:g}")
+    if t.get("alpha") is not None and k.get("rho") is not None and not np.isclose(t["alpha"], k["rho"]):
+        differ.append(f"RMSprop's alpha {t['alpha']:g} against Keras' rho {k['rho']:g}")
+    if t.get("momentum") is not None and k.get("momentum") is not None and not np.isclose(t["momentum"], k["momentum"]):
+        differ.append(f"momentum {t['momentum']:g} against {k['momentum']:g}")
+    if t.get("nesterov") is not None and k.get("nesterov") is not None and bool(t["nesterov"]) != bool(k["nesterov"]):
+        differ.append(f"nesterov {t['nesterov']} against {k['nesterov']}")
     return "; ".join(differ) if differ else None
 
 

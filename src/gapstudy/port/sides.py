@@ -65,13 +65,37 @@ def load_data(port: dict, entries: spec.Entries | None = None) -> dict:
         X_train, X_val, y_train, y_val = train_test_split(
             raw["X"], raw["y"], test_size=d["validation_fraction"], random_state=d["split_seed"], stratify=stratify)
         raw = {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
-    target = np.float32 if port["task"] == "regression" else np.int64
-    out = {k: raw[k].astype(np.float32 if k.startswith("X") else target) for k in ARRAYS}
+    out = {}
+    for k in ARRAYS:
+        try:
+            out[k] = _inputs(raw[k]) if k.startswith("X") else _targets(raw[k], port["task"])
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"port.data: {k} cannot be read as numbers ({error}); allowed: numeric arrays "
+                              "(class labels as integers 0 … K − 1)") from None
     for part in ("train", "val"):
         if len(out[f"X_{part}"]) != len(out[f"y_{part}"]) or not len(out[f"X_{part}"]):
             raise ConfigError(f"port.data: X_{part} has {len(out[f'X_{part}'])} rows and y_{part} "
                               f"{len(out[f'y_{part}'])}; allowed: the same number, at least one")
     return out
+
+
+def _inputs(a) -> np.ndarray:
+    """Inputs as float32, or as int64 where they are integers (token ids for an Embedding)."""
+    a = np.asarray(a)
+    return a.astype(np.int64) if np.issubdtype(a.dtype, np.integer) else a.astype(np.float32)
+
+
+def _targets(a, task: str) -> np.ndarray:
+    """Targets as the losses want them: class labels (N,) int64 for a multiclass task, everything else
+    float32 (regression values, binary 0/1 for BCELoss, one-hot rows)."""
+    a = np.asarray(a)
+    return a.astype(np.int64) if task == "multiclass" and a.ndim == 1 else a.astype(np.float32)
+
+
+def labels(y) -> np.ndarray:
+    """Class labels of targets that may come one-hot (N, K)."""
+    y = np.asarray(y)
+    return y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(len(y), -1)[:, 0] if y.ndim == 2 else y
 
 
 def load_npz(path) -> dict:
@@ -189,6 +213,16 @@ def build_torch(entries: spec.Entries, seed: int) -> TorchPort:
             found["model"] = item
         elif callable(item):
             found.setdefault("loss_fn", item)
+    # The model is the module whose parameters the optimizer trains (a custom loss is a module too).
+    modules = [i for i in items if isinstance(i, torch.nn.Module) and not isinstance(i, torch.nn.modules.loss._Loss)]
+    if "optimizer" in found and len(modules) > 1:
+        trained = {id(p) for g in found["optimizer"].param_groups for p in g["params"]}
+        model = next((m for m in modules if any(id(p) in trained for p in m.parameters())), None)
+        if model is not None:
+            found["model"] = model
+            rest = [m for m in modules if m is not model]
+            if rest and ("loss_fn" not in found or found["loss_fn"] is model):
+                found["loss_fn"] = rest[0]
     for need in ("model", "optimizer"):
         if need not in found:
             raise ConfigError(f"{key} returned no {'torch.nn.Module' if need == 'model' else 'torch.optim.Optimizer'};"
@@ -287,7 +321,8 @@ def as_probabilities(task: str, output) -> np.ndarray:
 
 
 def score(port: dict, entries: spec.Entries, y_true, output) -> float:
-    """The port's metric (lower is better): MSE, log-loss, the error rate (1 − accuracy), or the user's."""
+    """The port's metric (lower is better): MSE, log-loss, the error rate (1 − accuracy, at least half a
+    validation row), or the user's."""
     from gapstudy.catalogue.scores import scores
 
     if entries.metric is not None:
@@ -296,5 +331,10 @@ def score(port: dict, entries: spec.Entries, y_true, output) -> float:
         return float(np.mean((np.asarray(output, dtype=np.float64).reshape(len(y_true), -1)[:, 0]
                               - y_true.reshape(-1)) ** 2)) if np.asarray(output).size == len(y_true) else \
             float("inf")
-    s = scores(port["task"], y_true, as_probabilities(port["task"], output))
-    return s["val_log_loss"] if port["metric"] == "log_loss" else 1.0 - s["val_accuracy"]
+    y = labels(y_true)
+    s = scores(port["task"], y.astype(np.int64) if port["task"] == "multiclass" else y,
+               as_probabilities(port["task"], output))
+    if port["metric"] == "log_loss":
+        return s["val_log_loss"]
+    # The error rate, floored at half a row so that a perfect run has a finite log.
+    return max(1.0 - s["val_accuracy"], 0.5 / len(y))
