@@ -225,7 +225,6 @@ def diagnose(config: dict, data: dict | None = None, log=print) -> tuple[pd.Data
     evidence = probes.Evidence(keras=s.facts, torch=facts_torch, pairs=s.pairs, steps=observer.steps,
                                eval_calls=observer.eval_calls, scheduler_calls=observer.scheduler_calls,
                                has_train_behaviour=observer.has_train_behaviour, init_rows=init,
-                               n_train=len(s.data["X_train"]),
                                per_epoch={"rows": [np.concatenate(e) for e in epoch_rows if e]})
     found = probes.run(evidence)
     # The control: the port with every fix the workflow applies, from the same weights, on the port's rows
@@ -367,7 +366,7 @@ def _tensors(rec, x, activations, keras_order) -> list:
                                                       [t[:, keras_order[name]] for t in alts]
                                                       if name in keras_order else alts))
                               for name, alts in rec["order"]]
-            + [("loss input", _loss_input(rec)), ("loss", rec["loss"].numpy() if rec["loss"] is not None else None)]
+            + [("loss input", rec.get("loss_input")), ("loss", rec["loss"].numpy() if rec["loss"] is not None else None)]
             + rec["snapshot"])
 
 
@@ -386,10 +385,6 @@ def _keras_mask(mask, channels_first):
     from gapstudy.port.observe import to_keras_layout
 
     return to_keras_layout(mask, channels_first)
-
-
-def _loss_input(rec):
-    return rec.get("loss_input")
 
 
 def applicable(name: str, s: Setup) -> bool:

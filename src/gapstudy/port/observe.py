@@ -88,7 +88,7 @@ class Observer:
     """
 
     def __init__(self, tp, X_train_torch, channels_first: bool, blocks=None, dropouts=None, mask_seed=None,
-                 snapshot=None, stop_after=None, watch_functions=True, replay_masks=None, dropout_calls=()):
+                 snapshot=None, stop_after=None, replay_masks=None, dropout_calls=()):
         import torch
 
         self.tp, self.channels_first = tp, channels_first
@@ -99,8 +99,6 @@ class Observer:
         self.dropout_calls = list(dropout_calls)
         self.snapshot, self.stop_after = snapshot, stop_after
         self.steps, self.eval_calls, self.scheduler_calls = [], [], []
-        self.loss_calls, self.backward_producers = [], []
-        self.watch_functions = watch_functions
         self.current = self._new()
         model = tp.model
         self.leaves = {name: m for name, m in model.named_modules()
@@ -111,7 +109,7 @@ class Observer:
         self._attach()
 
     def _new(self) -> dict:
-        return {"rows": None, "input": None, "output": None, "blocks": {}, "masks": {}, "raw_grads": {},
+        return {"rows": None, "input": None, "output": None, "masks": {}, "raw_grads": {},
                 "dropout_calls": 0,
                 "order": [], "derived": {}, "loss": None, "loss_calls": [], "lr": None}
 
@@ -138,11 +136,6 @@ class Observer:
 
             tp.scheduler.step = step
             add(lambda: setattr(tp.scheduler, "step", original))
-
-    def _training_forward(self) -> bool:
-        import torch
-
-        return torch.is_grad_enabled()
 
     def _pre(self, module, args):
         import torch

@@ -144,7 +144,6 @@ class Evidence:
     scheduler_calls: list
     has_train_behaviour: bool
     init_rows: list = field(default_factory=list)
-    n_train: int = 0
     per_epoch: dict = field(default_factory=dict)
 
 
