@@ -9,7 +9,7 @@ CORES ?= 2
 CONFIG ?= config/config.yaml
 # A catalogue config (config/catalogue*.yaml) writes under results/catalogue/,
 # a port config (examples/<name>/config.yaml) under results/port/<port.name>/.
-REPORT ?= $$($(VENV)/bin/python -m gapstudy.report_path $(CONFIG))
+REPORT ?= $$($(VENV)/bin/python -m gapstudy.studies.report_path $(CONFIG))
 
 .PHONY: setup study test benchmark
 

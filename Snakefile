@@ -2,13 +2,13 @@
 # The whole study at a glance: the config, the stages, and what `all` builds.
 # README.md says how to run it; config/README.md documents every key; every
 # name and path is defined once, in the package (src/gapstudy/registry.py,
-# src/gapstudy/catalogue/ for the catalogue of porting pitfalls, and
-# src/gapstudy/port/ for a user's own port).
+# src/gapstudy/studies/catalogue/ for the catalogue of porting pitfalls, and
+# src/gapstudy/studies/port/ for a user's own port).
 
 from snakemake.utils import min_version
 
-from gapstudy.catalogue.config import is_catalogue
-from gapstudy.port.spec import is_port
+from gapstudy.studies.catalogue.config import is_catalogue
+from gapstudy.studies.port.spec import is_port
 
 min_version("9.0")
 

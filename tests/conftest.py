@@ -18,7 +18,7 @@ TINY_HP = dict(
 
 @pytest.fixture(scope="session")
 def dataset():
-    from gapstudy.data import make_dataset
+    from gapstudy.studies.seed.data import make_dataset
 
     return make_dataset()
 
@@ -73,7 +73,7 @@ def study(tmp_path_factory):
 
 
 def run_tiny_catalogue(workdir):
-    from gapstudy.catalogue import paths
+    from gapstudy.studies.catalogue import paths
 
     snakemake(workdir, "--cores", "2", "--configfile", "config/catalogue_tiny.yaml")
     snakemake(workdir, "--cores", "2", "--configfile", "config/catalogue_tiny.yaml", "--report", paths.REPORT)

@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gapstudy.runtime import limit_threads
+from gapstudy.frameworks.runtime import limit_threads
 
 limit_threads(1)
 keras = pytest.importorskip("keras")
 torch = pytest.importorskip("torch")
 
-from gapstudy.catalogue import analysis, answer, cases, data, keras_ref, lockstep, scores, stories, torch_port  # noqa: E402
-from gapstudy.catalogue import config as catalogue_config  # noqa: E402
+from gapstudy.studies.catalogue import analysis, answer, cases, data, keras_ref, lockstep, scores, stories, torch_port  # noqa: E402
+from gapstudy.studies.catalogue import config as catalogue_config  # noqa: E402
 from gapstudy.config import ConfigError  # noqa: E402
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -85,7 +85,7 @@ def test_datasets_are_generated_or_bundled_and_fixed_by_their_split_seed(dataset
     assert np.all(np.diff(digits["y_train"]) >= 0)  # stored sorted by class
     assert data.make("digits_images")["X_train"].shape[1:] == (8, 8, 1)
     # The seed case is the user's data set.
-    from gapstudy.data import make_dataset
+    from gapstudy.studies.seed.data import make_dataset
 
     np.testing.assert_array_equal(data.make("seed")["X_val"], make_dataset().X_val.astype(np.float32))
 
@@ -273,14 +273,14 @@ def test_bad_catalogue_config_is_refused_naming_key_value_and_what_is_allowed(ed
 
 def test_a_trainer_hashes_its_own_code_and_no_prose():
     """A Keras job's code hash holds no PyTorch port and a port's no Keras reference; neither holds the
-    pitfalls' prose (gapstudy.catalogue.stories), so a corrected sentence retrains nothing."""
+    pitfalls' prose (gapstudy.studies.catalogue.stories), so a corrected sentence retrains nothing."""
     from gapstudy import sources
-    from gapstudy.catalogue import run
+    from gapstudy.studies.catalogue import run
 
     script = str(ROOT / "workflow/scripts/catalogue/train.py")
     keras_side, torch_side = (set(sources.closure((script, run.trainer(arm)))) for arm in (cases.KERAS, "fixed"))
-    assert "gapstudy.catalogue.keras_ref" in keras_side and "gapstudy.catalogue.torch_port" not in keras_side
-    assert "gapstudy.catalogue.torch_port" in torch_side and "gapstudy.catalogue.keras_ref" not in torch_side
-    assert "gapstudy.catalogue.stories" not in keras_side | torch_side
+    assert "gapstudy.studies.catalogue.keras_ref" in keras_side and "gapstudy.studies.catalogue.torch_port" not in keras_side
+    assert "gapstudy.studies.catalogue.torch_port" in torch_side and "gapstudy.studies.catalogue.keras_ref" not in torch_side
+    assert "gapstudy.studies.catalogue.stories" not in keras_side | torch_side
     lock = set(sources.closure((str(ROOT / "workflow/scripts/catalogue/lockstep.py"),)))
-    assert "gapstudy.catalogue.stories" not in lock
+    assert "gapstudy.studies.catalogue.stories" not in lock

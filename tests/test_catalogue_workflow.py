@@ -27,7 +27,7 @@ def dry_run(workdir, config_path=CONFIG) -> dict:
 
 
 def test_every_pitfall_has_its_effect_verdict_divergence_and_source(catalogue):
-    from gapstudy.catalogue import cases, paths
+    from gapstudy.studies.catalogue import cases, paths
 
     table = pd.read_csv(catalogue / paths.table("pitfalls"))
     assert set(table["pitfall"]) == set(cases.PITFALLS) and len(table) >= 12
@@ -43,7 +43,7 @@ def test_every_pitfall_has_its_effect_verdict_divergence_and_source(catalogue):
 
 
 def test_the_front_page_is_built_from_the_tables(catalogue):
-    from gapstudy.catalogue import paths
+    from gapstudy.studies.catalogue import paths
 
     table = pd.read_csv(catalogue / paths.table("pitfalls"))
     front = (catalogue / paths.FRONT_PAGE).read_text()
@@ -68,10 +68,10 @@ def test_a_finished_catalogue_has_nothing_to_rerun_and_an_edit_reruns_only_what_
     counts, train = dry_run(work, "config/edited.yaml")
     assert train == set() and counts["catalogue_lockstep"] == 15 + 5
     # An edit of the ports' code: every PyTorch arm retrains, no Keras arm.
-    port = work / "src/gapstudy/catalogue/torch_port.py"
+    port = work / "src/gapstudy/studies/catalogue/torch_port.py"
     port.write_text(port.read_text() + "\n# an edit\n")
     counts, train = dry_run(work)
-    from gapstudy.catalogue import cases
+    from gapstudy.studies.catalogue import cases
 
     assert train == {(c, a) for c in cases.CASES for a in cases.arms(c) if a != cases.KERAS}
     # The keys of a case reordered in the config change nothing.

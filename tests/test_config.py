@@ -40,7 +40,7 @@ def test_the_default_config_runs_the_seeds_its_power_analysis_asks_for():
     config/config.yaml states (pooled SD of log MSE 0.053, a true ratio of 1.01): 33 seeds."""
     import numpy as np
 
-    from gapstudy.stats import seeds_for_power
+    from gapstudy.statistics.stats import seeds_for_power
 
     cfg = validate(DEFAULT)
     st = cfg["statistics"]

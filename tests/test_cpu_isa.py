@@ -24,15 +24,15 @@ import textwrap
 import pytest
 
 from conftest import ROOT
-from gapstudy.runtime import ONEDNN_ISAS as ISAS, cpu_flags
+from gapstudy.frameworks.runtime import ONEDNN_ISAS as ISAS, cpu_flags
 
 CHILD = """
 import json, sys
 import numpy as np
-from gapstudy.runtime import limit_threads
+from gapstudy.frameworks.runtime import limit_threads
 limit_threads(1)
-from gapstudy import run
-from gapstudy.data import make_dataset, Dataset
+from gapstudy.studies.seed import run
+from gapstudy.studies.seed.data import make_dataset, Dataset
 from gapstudy.variants import resolve
 full = make_dataset()
 # 650 rows: 20 full batches and a short last one, every op of an epoch at a fraction of its cost.

@@ -5,13 +5,13 @@ import hashlib
 import numpy as np
 import pytest
 
-from gapstudy.runtime import limit_threads
+from gapstudy.frameworks.runtime import limit_threads
 
 limit_threads(1)
 
 keras = pytest.importorskip("keras")
 
-from gapstudy import crn  # noqa: E402
+from gapstudy.studies.seed import crn  # noqa: E402
 from gapstudy.registry import DRAW_SWITCHES  # noqa: E402
 from gapstudy.variants import resolve  # noqa: E402
 
@@ -20,7 +20,7 @@ ALIGNED = {"target_shape": "matched", "weight_init": "xavier_uniform", "adam_rul
 
 @pytest.fixture(scope="module")
 def small(dataset):
-    from gapstudy.data import Dataset
+    from gapstudy.studies.seed.data import Dataset
 
     n = 640
     return Dataset(X_train=dataset.X_train[:n], X_val=dataset.X_val, y_train=dataset.y_train[:n], y_val=dataset.y_val)

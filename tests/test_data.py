@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.preprocessing import MinMaxScaler
 
-from gapstudy.data import load_dataset, make_dataset, save_dataset
+from gapstudy.studies.seed.data import load_dataset, make_dataset, save_dataset
 
 
 def get_data():

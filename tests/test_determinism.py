@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gapstudy import determinism
-from gapstudy.run import NotRepeatable, repeat_check
+from gapstudy.statistics import determinism
+from gapstudy.studies.seed.run import NotRepeatable, repeat_check
 
 
 def record(device="cpu", nudge=0.0):
@@ -35,8 +35,8 @@ def test_a_torch_job_repeats_its_seed_bit_for_bit(tmp_path, dataset, hp):
     """The real check, as a training job runs it: two trainings of seed 0 in one process."""
     import json
 
-    from gapstudy.data import save_dataset
-    from gapstudy.run import train_runs
+    from gapstudy.studies.seed.data import save_dataset
+    from gapstudy.studies.seed.run import train_runs
     from gapstudy.variants import resolve
 
     npz, manifest = tmp_path / "d.npz", tmp_path / "m.json"
@@ -82,7 +82,7 @@ def test_devices_are_compared_seed_by_seed_and_not_at_all_on_cpu_alone():
 
 
 def test_determinism_figure_draws_with_and_without_a_gpu(tmp_path):
-    from gapstudy import figures
+    from gapstudy.studies.seed import figures
 
     runs = runs_frame(("cpu", "cuda"))
     devices = pd.DataFrame([{"framework": "torch", "variant": "fixed", "seed": 0, "device": "cuda",

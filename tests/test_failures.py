@@ -120,7 +120,7 @@ def train_seeds(dataset, seeds, hp, switches, **kwargs):
 
 def test_a_failing_job_and_a_diverging_run_with_keep_going_and_partial_results(tmp_path):
     workdir = copy_repo(tmp_path)
-    with open(workdir / "src/gapstudy/train_torch.py", "a") as source:
+    with open(workdir / "src/gapstudy/frameworks/train_torch.py", "a") as source:
         source.write(FAULT)
     variants = {
         "as_posted": {"frameworks": ["torch", "keras"], "question": "reproduce"},

@@ -1,7 +1,7 @@
 """Keras 2 (``keras2``, the user's Keras) and Keras 3 on JAX (``keras_jax``), each in a child process.
 
 This test process runs Keras 3 on TensorFlow (conftest), and a process holds
-one Keras on one backend (``gapstudy.run._claim_keras``), so every run of
+one Keras on one backend (``gapstudy.studies.seed.run._claim_keras``), so every run of
 another Keras happens in a child: the child prints one JSON line, the test
 reads it.
 """
@@ -16,17 +16,17 @@ import pytest
 
 from gapstudy import variants
 from gapstudy.registry import FRAMEWORKS
-from gapstudy.run import _trainer
+from gapstudy.studies.seed.run import _trainer
 
 from conftest import ROOT
 
 PRELUDE = """
 import json
 import numpy as np
-from gapstudy.runtime import limit_threads
+from gapstudy.frameworks.runtime import limit_threads
 limit_threads(1)
-from gapstudy import run
-from gapstudy.data import make_dataset
+from gapstudy.studies.seed import run
+from gapstudy.studies.seed.data import make_dataset
 from gapstudy.variants import resolve
 dataset = make_dataset()
 def same(a, b):
@@ -79,7 +79,7 @@ def test_the_workflows_keras2_path_is_the_posted_keras2_code_bit_for_bit(hp):
     """The user's code verbatim on tf_keras (``Input(shape=10)``, ``fit(validation_data=...)``) against
     both of the workflow's paths: one ``fit`` per seed, and the seeds stacked (seed 2 trained third)."""
     result = child(f"""
-        from gapstudy.posted import keras2_as_posted
+        from gapstudy.studies.seed.posted import keras2_as_posted
         trainer = run._trainer("keras2")
         run.configure_threads("keras2", 1)
         run.configure_determinism("keras2")
@@ -137,7 +137,7 @@ def test_keras2_switches_change_what_they_name_on_either_path(hp):
 
 
 def test_a_keras_jax_run_trains_on_the_jax_backend(tmp_path, dataset, hp):
-    from gapstudy.data import save_dataset
+    from gapstudy.studies.seed.data import save_dataset
 
     npz, manifest = tmp_path / "d.npz", tmp_path / "m.json"
     save_dataset(dataset, npz, manifest, {})
@@ -160,7 +160,7 @@ def test_keras2_lock_step_side_steps_as_train_on_batch(hp):
     """Keras 2's side runs an epoch's train steps in one compiled call: each step's loss (not a running
     mean) and weights are ``train_on_batch``'s."""
     result = child(f"""
-        from gapstudy import lockstep
+        from gapstudy.studies.seed import lockstep
         run._trainer("keras2")
         hp = {hp!r}
         switches = resolve({{}}, "keras2", hp)

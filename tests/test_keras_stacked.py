@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, same_run
-from gapstudy import keras_stacked, posted, train_keras
+from gapstudy.frameworks import keras_stacked, train_keras
+from gapstudy.studies.seed import posted
 from gapstudy.variants import resolve
 
 SWITCHES = [
@@ -86,10 +87,10 @@ def test_switches_the_stack_lacks_train_seed_by_seed(dataset, hp):
 
 KERAS_TORCH = r"""
 import json, sys
-from gapstudy.runtime import limit_threads; limit_threads(1)
+from gapstudy.frameworks.runtime import limit_threads; limit_threads(1)
 import numpy as np, keras
-from gapstudy.data import make_dataset
-from gapstudy import keras_stacked, train_keras
+from gapstudy.studies.seed.data import make_dataset
+from gapstudy.frameworks import keras_model, keras_stacked, train_keras
 from gapstudy.variants import resolve
 ds = make_dataset()
 hp = json.loads(sys.argv[1])
@@ -102,7 +103,7 @@ class Recorder(keras.Model):
         seen.append(data[0].detach().numpy()[:, 0].astype(int))
         return {"z": 0.0}
 keras.utils.set_random_seed(4)
-train_keras.build_model(10, hp, sw)  # the same draws as a run, before fit
+keras_model.build_model(10, hp, sw)  # the same draws as a run, before fit
 inp = keras.layers.Input(shape=(1,)); m = Recorder(inp, keras.layers.Dense(1)(inp)); m.compile(optimizer="adam", loss="mse")
 m.fit(np.arange(7000, dtype="float32")[:, None], np.zeros(7000, "float32"), batch_size=32, epochs=3, verbose=0)
 orders = keras_stacked.draw(ds, 4, hp, sw)[2]

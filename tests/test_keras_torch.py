@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from gapstudy import variants
-from gapstudy.run import _trainer
+from gapstudy.studies.seed.run import _trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,15 +31,15 @@ def test_keras_torch_in_a_tensorflow_keras_process_is_refused_with_a_reason():
 
 
 def test_a_keras_torch_run_trains_on_the_pytorch_backend(tmp_path, dataset, hp):
-    from gapstudy.data import save_dataset
+    from gapstudy.studies.seed.data import save_dataset
 
     npz, manifest = tmp_path / "d.npz", tmp_path / "m.json"
     save_dataset(dataset, npz, manifest, {})
     hp["epochs"] = 2
     out = tmp_path / "seed0.json"
     code = (
-        "from gapstudy.runtime import limit_threads; limit_threads(1);"
-        "from gapstudy.run import train_runs; from gapstudy.variants import resolve;"
+        "from gapstudy.frameworks.runtime import limit_threads; limit_threads(1);"
+        "from gapstudy.studies.seed.run import train_runs; from gapstudy.variants import resolve;"
         f"hp = {hp!r};"
         f"train_runs('keras_torch', 'as_posted', resolve({{}}, 'keras_torch', hp), [0], [{str(out)!r}],"
         f" device='cpu', hp=hp, dataset_npz={str(npz)!r}, dataset_manifest={str(manifest)!r},"

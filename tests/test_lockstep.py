@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from gapstudy.runtime import limit_threads
+from gapstudy.frameworks.runtime import limit_threads
 
 limit_threads(1)
 keras = pytest.importorskip("keras")
 
-from gapstudy import lockstep  # noqa: E402
+from gapstudy.studies.seed import lockstep  # noqa: E402
 from gapstudy.variants import resolve  # noqa: E402
 
 ALIGNED = {"target_shape": "matched", "weight_init": "xavier_uniform", "adam_rule": "keras"}
@@ -74,7 +74,7 @@ def test_keras_epoch_in_one_call_is_train_on_batch_step_by_step(dataset, hp, var
 
 def test_a_side_traced_in_its_own_process_is_the_side_traced_here(tmp_path, dataset, hp):
     """The workflow traces each side in a child (its own Keras); the child's trace is this process's."""
-    from gapstudy.data import save_dataset
+    from gapstudy.studies.seed.data import save_dataset
 
     npz, manifest = tmp_path / "d.npz", tmp_path / "m.json"
     save_dataset(dataset, npz, manifest, {})

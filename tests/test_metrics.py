@@ -3,7 +3,7 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
-from gapstudy import metrics
+from gapstudy.frameworks import metrics
 
 
 def test_scores_agree_with_sklearn_and_scipy():

@@ -24,7 +24,7 @@ TINY = {"seed": (3, 2), "cnn": (3, 6), "lstm": (3, 8)}
 
 
 def example_config(name: str, seeds: int | None = None, epochs: int | None = None) -> dict:
-    from gapstudy.port import spec
+    from gapstudy.studies.port import spec
 
     config = yaml.safe_load((EXAMPLES / name / "config.yaml").read_text())
     config["port"]["path"] = str(EXAMPLES / name)
@@ -38,7 +38,7 @@ def example_config(name: str, seeds: int | None = None, epochs: int | None = Non
 @pytest.fixture(scope="module", params=sorted(PLANTED))
 def diagnosed(request):
     """One example traced, probed, and trained over a few seeds with each fix; its tables."""
-    from gapstudy.port import analysis, diagnose, sides, train
+    from gapstudy.studies.port import analysis, diagnose, sides, train
 
     name = request.param
     config = example_config(name, *TINY[name])
@@ -75,7 +75,7 @@ def test_the_trace_leaves_keras_where_the_pitfall_acts(diagnosed):
 
 
 def test_every_arm_ran_every_seed_and_the_fixed_port_is_its_fixes(diagnosed):
-    from gapstudy.port import train
+    from gapstudy.studies.port import train
 
     name, steps, result, findings, runs, causes = diagnosed
     seeds = TINY[name][0]
@@ -162,7 +162,7 @@ def test_the_users_loop_runs_unchanged_and_a_careful_port_has_nothing_to_fix(tmp
     import importlib
     import sys
 
-    from gapstudy.port import diagnose, spec, train
+    from gapstudy.studies.port import diagnose, spec, train
 
     config = spec.validate(yaml.safe_load(write_port(tmp_path / "port", GOOD_LOOP).read_text()))
     monkeypatch.syspath_prepend(str(tmp_path / "port"))
@@ -227,7 +227,7 @@ def test_a_bad_port_is_refused_before_any_training_and_writes_nothing(tmp_path, 
 ])
 def test_a_bad_port_key_is_named_with_what_is_allowed(change, message):
     from gapstudy.config import ConfigError
-    from gapstudy.port import spec
+    from gapstudy.studies.port import spec
 
     config = yaml.safe_load((EXAMPLES / "cnn" / "config.yaml").read_text())
     config["port"]["path"] = str(EXAMPLES / "cnn")
@@ -239,7 +239,7 @@ def test_a_bad_port_key_is_named_with_what_is_allowed(change, message):
 
 def test_dropout_masks_reach_keras_whether_the_port_uses_modules_or_functions(tmp_path):
     """F.dropout in forward and nn.Dropout both get the mask Keras' Dropout applies: equal outputs at step 1."""
-    from gapstudy.port import diagnose, spec
+    from gapstudy.studies.port import diagnose, spec
 
     path = write_port(tmp_path / "port", GOOD_LOOP)
     keras_side = (tmp_path / "port" / "keras_side.py").read_text()
@@ -277,7 +277,7 @@ BROADCAST_LOOP = '''    CALLS.append(epoch)
 def test_a_loss_module_over_shapes_that_broadcast_is_found_and_a_batch_metric_is_not(tmp_path):
     """nn.MSELoss of (N, 1) against (N,) broadcasts inside the loss (the function mode sees its call); an
     accuracy of the same shapes, which never reaches backward's tensor, is not what broadcasts the loss."""
-    from gapstudy.port import diagnose, spec
+    from gapstudy.studies.port import diagnose, spec
 
     config = spec.validate(yaml.safe_load(write_port(tmp_path / "port", BROADCAST_LOOP).read_text()))
     steps, result, findings = diagnose.diagnose(config, log=lambda *_: None)
@@ -287,7 +287,7 @@ def test_a_loss_module_over_shapes_that_broadcast_is_found_and_a_batch_metric_is
 
 def test_the_check_refuses_a_loop_the_hooks_cannot_see(tmp_path):
     from gapstudy.config import ConfigError
-    from gapstudy.port import diagnose, spec
+    from gapstudy.studies.port import diagnose, spec
 
     loop = GOOD_LOOP.replace("model(x)", "model.forward(x)")
     config = spec.validate(yaml.safe_load(write_port(tmp_path / "port", loop).read_text()))
@@ -296,7 +296,7 @@ def test_the_check_refuses_a_loop_the_hooks_cannot_see(tmp_path):
 
 
 def test_targets_come_as_the_losses_want_them_and_one_hot_scores_by_class():
-    from gapstudy.port import sides
+    from gapstudy.studies.port import sides
 
     assert sides._targets(np.array([0, 1, 1]), "binary").dtype == np.float32
     assert sides._targets(np.array([0, 2, 1]), "multiclass").dtype == np.int64

@@ -1,4 +1,4 @@
-"""gapstudy.port.mapping: Keras 3 weights onto a user's torch module and back.
+"""gapstudy.trace.mapping: Keras 3 weights onto a user's torch module and back.
 
 Each case builds a small Keras model and the torch module a user would write
 for it, copies the Keras weights (set to random values first, so that no
@@ -21,7 +21,7 @@ keras = pytest.importorskip("keras")
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from gapstudy.port import mapping as M  # noqa: E402
+from gapstudy.trace import mapping as M  # noqa: E402
 
 ATOL = 1e-6
 

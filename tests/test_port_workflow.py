@@ -11,8 +11,8 @@ pytestmark = pytest.mark.workflow
 
 @pytest.fixture(scope="module")
 def cnn(tmp_path_factory):
-    from gapstudy.port import paths
-    from gapstudy.report_path import report_path
+    from gapstudy.studies.port import paths
+    from gapstudy.studies.report_path import report_path
 
     work = copy_repo(tmp_path_factory.mktemp("port"))
     config = yaml.safe_load((work / "examples/cnn/config.yaml").read_text())
@@ -25,7 +25,7 @@ def cnn(tmp_path_factory):
 
 
 def test_the_first_paragraph_names_the_planted_pitfalls_the_first_divergence_and_the_verdict(cnn):
-    from gapstudy.port import paths
+    from gapstudy.studies.port import paths
 
     work, config = cnn
     front = (work / paths.paths("cnn")["front"]).read_text()

@@ -1,6 +1,6 @@
 """The user's code run as a user runs it, against the workflow's training job for the same seed: the same bits.
 
-Both sides in fresh processes on this machine (``gapstudy.plain_run`` says
+Both sides in fresh processes on this machine (``gapstudy.studies.seed.plain_run`` says
 how each is run): the posted code with nothing set but the seed, and the
 ``train`` rule's job (one thread, op determinism, three seeds stacked).
 README, "What bit for bit means".
@@ -8,7 +8,7 @@ README, "What bit for bit means".
 
 import pytest
 
-from gapstudy import plain_run
+from gapstudy.studies.seed import plain_run
 
 
 @pytest.mark.parametrize("case", sorted(plain_run.CASES))

@@ -9,7 +9,8 @@ import stat
 import pytest
 
 from gapstudy import config as study_config
-from gapstudy import figures, registry
+from gapstudy.studies.seed import figures
+from gapstudy import registry
 from gapstudy.registry import FAMILIES, FIGURES, FRAMEWORKS, PAGES, SWITCHES
 
 
@@ -27,7 +28,7 @@ def test_every_framework_has_a_trainer_and_valid_devices(name):
     spec = FRAMEWORKS[name]
     assert spec.family in FAMILIES and set(spec.devices) <= set(registry.DEVICES)
     assert spec.backend in registry.BACKENDS
-    # A Keras framework names its Keras package (one per process: gapstudy.run); PyTorch's none.
+    # A Keras framework names its Keras package (one per process: gapstudy.studies.seed.run); PyTorch's none.
     assert (spec.keras in ("keras", "tf_keras")) == (spec.family == "keras")
     assert importlib.util.find_spec(spec.trainer) is not None
 
@@ -93,15 +94,15 @@ def test_a_training_job_hashes_its_own_trainer_only():
 
     script = str(study_config.SCHEMA.parents[1] / "scripts" / "train.py")
     modules = sources.closure((script,))
-    assert "gapstudy.run" in modules and "gapstudy.stats" not in modules
-    assert not {"gapstudy.train_torch", "gapstudy.train_keras"} & set(modules)
-    assert "gapstudy.train_torch" in sources.closure((script, "gapstudy.train_torch"))
-    assert sources.code_sha256(script, "gapstudy.train_torch") != sources.code_sha256(script, "gapstudy.train_keras")
+    assert "gapstudy.studies.seed.run" in modules and "gapstudy.statistics.stats" not in modules
+    assert not {"gapstudy.frameworks.train_torch", "gapstudy.frameworks.train_keras"} & set(modules)
+    assert "gapstudy.frameworks.train_torch" in sources.closure((script, "gapstudy.frameworks.train_torch"))
+    assert sources.code_sha256(script, "gapstudy.frameworks.train_torch") != sources.code_sha256(script, "gapstudy.frameworks.train_keras")
     # The stacked paths belong to their trainers, and neither trainer reaches the other.
-    torch_side, keras_side = (set(sources.closure((script, f"gapstudy.train_{f}"))) for f in ("torch", "keras"))
-    assert "gapstudy.torch_stacked" in torch_side and "gapstudy.keras_stacked" in keras_side
-    assert not {"gapstudy.train_keras", "gapstudy.keras_stacked"} & torch_side
-    assert not {"gapstudy.train_torch", "gapstudy.torch_stacked"} & keras_side
+    torch_side, keras_side = (set(sources.closure((script, f"gapstudy.frameworks.train_{f}"))) for f in ("torch", "keras"))
+    assert "gapstudy.frameworks.torch_stacked" in torch_side and "gapstudy.frameworks.keras_stacked" in keras_side
+    assert not {"gapstudy.frameworks.train_keras", "gapstudy.frameworks.keras_stacked"} & torch_side
+    assert not {"gapstudy.frameworks.train_torch", "gapstudy.frameworks.torch_stacked"} & keras_side
 
 
 def test_no_script_reads_the_config_or_edits_the_path():

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from gapstudy import answer as report
+from gapstudy.studies.seed import answer as report
 
 CONFIG = {
     "reference": {"framework": "keras", "variant": "as_posted"},
@@ -114,7 +114,7 @@ def test_diagnosis_gives_the_change_where_there_is_no_gap_to_share():
 
 
 def test_shares_print_as_readable_percentages():
-    from gapstudy.answer import _pct
+    from gapstudy.studies.seed.answer import _pct
 
     assert _pct(0.994) == "99.4 %" and _pct(1.78e-07) == "0.00 %" and _pct(-0.0248) == "-2.48 %"
     assert _pct(float("nan")) == "n/a"

@@ -105,9 +105,9 @@ def test_the_browser_console_shows_no_errors(study, browser):
 
 
 def test_the_catalogue_report_shows_its_ranked_table_and_every_result_loads(catalogue, browser):
-    from gapstudy.catalogue import paths, stories
-    from gapstudy.catalogue.figures import FIGURES
-    from gapstudy.catalogue.pages import PAGES
+    from gapstudy.studies.catalogue import paths, stories
+    from gapstudy.studies.catalogue.figures import FIGURES
+    from gapstudy.studies.catalogue.pages import PAGES
 
     report = catalogue / paths.REPORT
     text = open_report(browser, report, "The catalogue, ranked")

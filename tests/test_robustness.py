@@ -5,15 +5,15 @@ import json
 import numpy as np
 import pytest
 
-from gapstudy.aggregate import FailedRuns, tables
-from gapstudy.records import RECORD_FORMAT
-from gapstudy.run import train_runs
+from gapstudy.studies.seed.aggregate import FailedRuns, tables
+from gapstudy.studies.seed.records import RECORD_FORMAT
+from gapstudy.studies.seed.run import train_runs
 from gapstudy.variants import resolve
 
 
 @pytest.fixture
 def files(tmp_path, dataset):
-    from gapstudy.data import save_dataset
+    from gapstudy.studies.seed.data import save_dataset
 
     npz, manifest = tmp_path / "d.npz", tmp_path / "m.json"
     save_dataset(dataset, npz, manifest, {})

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from gapstudy import stats
+from gapstudy.statistics import stats
 
 
 def runs_table():

@@ -7,17 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from gapstudy.runtime import limit_threads
+from gapstudy.frameworks.runtime import limit_threads
 
 limit_threads(1)
 torch.set_num_threads(1)
 
-from gapstudy import train_torch, variants  # noqa: E402
-from gapstudy.torch_adam import FlatAdam  # noqa: E402
+from gapstudy.frameworks import torch_model, train_torch  # noqa: E402
+from gapstudy import variants
+from gapstudy.frameworks.torch_adam import FlatAdam  # noqa: E402
 
 keras = pytest.importorskip("keras")
 
-from gapstudy import train_keras  # noqa: E402
+from gapstudy.frameworks import keras_model, train_keras  # noqa: E402
 
 FAN_IN, FAN_OUT = 300, 200
 XAVIER_STD = math.sqrt(2 / (FAN_IN + FAN_OUT))
@@ -27,13 +28,13 @@ def torch_weight(kind):
     torch.manual_seed(0)
     weight = torch.empty(FAN_OUT, FAN_IN)
     torch.nn.init.kaiming_uniform_(weight, a=math.sqrt(5))  # what nn.Linear draws first
-    train_torch.init_weight_(weight, kind)
+    torch_model.init_weight_(weight, kind)
     return weight.numpy()
 
 
 def keras_weight(kind):
     keras.utils.set_random_seed(0)
-    init, _ = train_keras._initializers(kind, "zeros", FAN_IN)
+    init, _ = keras_model.initializers(kind, "zeros", FAN_IN)
     return np.asarray(init((FAN_IN, FAN_OUT)))
 
 
@@ -64,12 +65,12 @@ def test_torch_default_weight_init_is_uniform_on_one_over_sqrt_fan_in(draw):
 
 
 def test_bias_init_switch():
-    zeros = train_torch.TorchLinearModel(10, 100, 0, bias_init="zeros")
-    default = train_torch.TorchLinearModel(10, 100, 0, bias_init="torch_default")
+    zeros = torch_model.TorchLinearModel(10, 100, 0, bias_init="zeros")
+    default = torch_model.TorchLinearModel(10, 100, 0, bias_init="torch_default")
     assert torch.count_nonzero(zeros.hidden_layer.bias) == 0
     assert torch.count_nonzero(default.hidden_layer.bias) == 100
     assert default.hidden_layer.bias.abs().max() <= 1 / math.sqrt(10)
-    _, bias = train_keras._initializers("xavier_uniform", "torch_default", 10)
+    _, bias = keras_model.initializers("xavier_uniform", "torch_default", 10)
     drawn = np.asarray(bias((100,)))
     assert np.abs(drawn).max() <= 1 / math.sqrt(10) and np.count_nonzero(drawn) == 100
 
@@ -133,7 +134,7 @@ def test_keras_rule_in_torch_takes_keras_adams_steps():
 
 def test_torch_rule_in_keras_takes_torch_adams_steps():
     grads = gradients()
-    ours = run_keras(train_keras.torch_rule_adam(**ADAM), START, grads)
+    ours = run_keras(keras_model.torch_rule_adam(**ADAM), START, grads)
     theirs = run_torch(START, grads)
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6 * moved(theirs) + 2e-7)
 
@@ -147,7 +148,7 @@ def test_the_two_rules_differ_where_epsilon_matters():
 
 
 def train_short(switches, framework="torch", **hp):
-    from gapstudy.data import make_dataset
+    from gapstudy.studies.seed.data import make_dataset
 
     dataset = make_dataset(n_train=640, n_val=64)
     params = dict(epochs=2, batch_size=32, hidden_units=16, learning_rate=1e-3,
@@ -192,11 +193,11 @@ def test_beta_2_switch_reaches_adam(framework):
     switches = variants.resolve({"beta_2": 0.999}, framework, params)
     assert switches["beta_2"] == 0.999 and variants.resolve({}, framework, params)["beta_2"] == 0.9999
     if framework == "torch":
-        model = train_torch.FlatNet(train_torch.TorchLinearModel(10, 16, 0), "none")
+        model = train_torch.FlatNet(torch_model.TorchLinearModel(10, 16, 0), "none")
         optimizer = train_torch.Stepper(model, params, switches).optimizer
         assert (optimizer.beta1, optimizer.beta2) == (0.9, 0.999)
     else:
-        assert float(train_keras.build_model(10, params, switches).optimizer.beta_2) == 0.999
+        assert float(keras_model.build_model(10, params, switches).optimizer.beta_2) == 0.999
     posted = train_short({}, framework=framework)
     assert not same_weights(posted, train_short({"beta_2": 0.999}, framework=framework))
     with pytest.raises(ValueError, match="allowed: a number strictly between 0 and 1"):

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from gapstudy import timing
+from gapstudy.report import timing
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from conftest import same_run
-from gapstudy import posted, torch_stacked, train_torch
+from gapstudy.studies.seed import posted
+from gapstudy.frameworks import torch_model, torch_stacked, train_torch
 from gapstudy.variants import resolve
 
 torch.set_num_threads(1)
@@ -45,7 +46,7 @@ def test_a_stacked_seed_is_the_posted_loop_bit_for_bit(dataset, hp):
 
 def test_unaligned_rows_would_change_bits_so_rows_are_padded(dataset, hp):
     """Why ``StackedNet`` pads rows to 64 bytes: without it some kernels round a seed's sums differently."""
-    net = torch_stacked.StackedNet([train_torch.TorchLinearModel(random_seed=s).keras_layout() for s in range(3)], "none")
+    net = torch_stacked.StackedNet([torch_model.TorchLinearModel(random_seed=s).keras_layout() for s in range(3)], "none")
     row_bytes = net.flat.shape[1] * net.flat.element_size()
     assert row_bytes % 64 == 0
     assert torch.count_nonzero(net.flat[:, sum(net.sizes[:4]):]) == 0  # the padding is zero

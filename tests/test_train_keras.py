@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 
-from gapstudy.runtime import limit_threads
+from gapstudy.frameworks.runtime import limit_threads
 
 limit_threads(1)
 
 keras = pytest.importorskip("keras")
 
-from gapstudy import metrics, train_keras  # noqa: E402
+from gapstudy.frameworks import keras_model, metrics, train_keras  # noqa: E402
 from gapstudy.variants import resolve  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def test_keras_rejects_a_gpu_it_does_not_have():
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU")
     with pytest.raises(RuntimeError, match="TensorFlow sees no GPU"):
-        train_keras.check_device("cuda")
+        keras_model.check_device("cuda")
 
 
 def test_steps_per_execution_changes_no_bit(dataset, hp):
@@ -58,7 +58,7 @@ def test_steps_per_execution_changes_no_bit(dataset, hp):
 
 
 def test_workflow_keras_path_is_the_posted_fit_bit_for_bit(dataset, hp):
-    from gapstudy import posted
+    from gapstudy.studies.seed import posted
 
     ours = train_keras.train(dataset, 2, hp, resolve({}, "keras", hp))
     history, predictions, model = posted.keras_as_posted(dataset, seed=2, epochs=2)

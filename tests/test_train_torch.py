@@ -4,7 +4,8 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
-from gapstudy import posted, train_torch
+from gapstudy.studies.seed import posted
+from gapstudy.frameworks import torch_model, train_torch
 from gapstudy.variants import resolve
 
 torch.set_num_threads(1)
@@ -47,18 +48,18 @@ def test_posted_loss_is_the_mean_over_every_pair_and_matched_is_mse():
 
 
 def test_model_starts_from_xavier_normal_weights_and_zero_biases():
-    model = train_torch.TorchLinearModel(10, 100, random_seed=0)
+    model = torch_model.TorchLinearModel(10, 100, random_seed=0)
     assert torch.count_nonzero(model.hidden_layer.bias) == 0
     assert torch.count_nonzero(model.output_layer.bias) == 0
     # xavier_normal_: std = sqrt(2 / (fan_in + fan_out)) = sqrt(2 / 110)
     assert model.hidden_layer.weight.std().item() == pytest.approx((2 / 110) ** 0.5, rel=0.1)
-    again = train_torch.TorchLinearModel(10, 100, random_seed=0)
+    again = torch_model.TorchLinearModel(10, 100, random_seed=0)
     assert torch.equal(model.hidden_layer.weight, again.hidden_layer.weight)
 
 
 def test_fixed_variant_learns_what_the_posted_one_cannot(dataset, hp):
     """After 2 epochs the matched-shape loss already fits far better: the gap's cause."""
-    from gapstudy import metrics
+    from gapstudy.frameworks import metrics
 
     as_posted = train_torch.train(dataset, 0, hp, resolve({}, "torch", hp))
     fixed = train_torch.train(dataset, 0, hp, resolve({"target_shape": "matched"}, "torch", hp))
@@ -68,7 +69,7 @@ def test_fixed_variant_learns_what_the_posted_one_cannot(dataset, hp):
 
 
 def test_flat_adam_takes_torch_adams_steps_bit_for_bit():
-    from gapstudy.torch_adam import FlatAdam
+    from gapstudy.frameworks.torch_adam import FlatAdam
 
     generator = torch.Generator().manual_seed(0)
     shapes = [(100, 10), (100,), (1, 100), (1,)]
@@ -94,10 +95,10 @@ def test_manual_gradients_are_autograds_bit_for_bit(target_shape, loss, activati
     """The engine-free backward (torch_backward) against loss.backward(), full and partial batches."""
     import warnings
 
-    from gapstudy.torch_backward import ManualStep
+    from gapstudy.frameworks.torch_backward import ManualStep
 
     generator = torch.Generator().manual_seed(1)
-    net = train_torch.FlatNet(train_torch.TorchLinearModel(10, 100, 0).to(dtype=dtype), activation)
+    net = train_torch.FlatNet(torch_model.TorchLinearModel(10, 100, 0).to(dtype=dtype), activation)
     grad = torch.zeros_like(net.flat)
     step = ManualStep([p.detach() for p in net.parameters()], net.views(grad), target_shape, loss, activation)
     reference = train_torch.loss_fn(target_shape, loss)
@@ -115,7 +116,7 @@ def test_manual_gradients_are_autograds_bit_for_bit(target_shape, loss, activati
 
 def test_autograd_switches_keep_autograd_and_give_the_same_run(dataset, hp):
     """retain_graph / create_graph need the engine; they change no number (the user's finding)."""
-    from gapstudy import torch_backward
+    from gapstudy.frameworks import torch_backward
 
     hp["epochs"] = 1
     plain = resolve({}, "torch", hp)

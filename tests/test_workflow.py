@@ -53,8 +53,8 @@ def test_torch_as_posted_job_equals_the_users_loop(study):
     """Bit for bit, at the job's thread count (a matmul's sums depend on it)."""
     import torch
 
-    from gapstudy import posted
-    from gapstudy.data import load_dataset
+    from gapstudy.studies.seed import posted
+    from gapstudy.studies.seed.data import load_dataset
 
     dataset = load_dataset(study / "results/data/draw0/dataset.npz", study / "results/data/draw0/manifest.json")
     record = json.loads((study / "results/runs/draw0/torch/as_posted/cpu/seed0.json").read_text())
@@ -177,8 +177,8 @@ def test_records_and_provenance_name_the_code(study):
 
 
 def number_forms(value) -> set[str]:
-    """Every way the front page may print ``value`` (gapstudy.answer's formatters)."""
-    from gapstudy.answer import _fmt, _pct
+    """Every way the front page may print ``value`` (gapstudy.studies.seed.answer's formatters)."""
+    from gapstudy.studies.seed.answer import _fmt, _pct
 
     try:
         x = float(value)

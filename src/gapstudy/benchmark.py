@@ -3,7 +3,7 @@
 Run it with ``make benchmark`` (or ``python -m gapstudy.benchmark --help``).
 
 Per run: a posted run (one seed: the user's code as transcribed in
-``gapstudy.posted``; for Keras on PyTorch, the same Keras code on that
+``gapstudy.studies.seed.posted``; for Keras on PyTorch, the same Keras code on that
 backend) and a workflow training job (the default config's seeds, trained
 as the ``train`` rule trains them: stacked) are each a fresh one-thread
 Python process, imports included; the job's time is divided by its runs.
@@ -42,22 +42,22 @@ ROOT = Path(__file__).resolve().parents[2]
 CHILD = {
     ("torch", "posted"): (
         "import torch; torch.set_num_threads(1);"
-        "from gapstudy.data import load_dataset; from gapstudy.posted import torch_as_posted;"
+        "from gapstudy.studies.seed.data import load_dataset; from gapstudy.studies.seed.posted import torch_as_posted;"
         "torch_as_posted(load_dataset({npz!r}), seed={seed}, epochs={epochs})"
     ),
     # Keras and Keras on PyTorch: the same posted Keras code, on the backend of the child's KERAS_BACKEND.
     ("keras", "posted"): (
-        "from gapstudy.data import load_dataset; from gapstudy.posted import keras_as_posted;"
+        "from gapstudy.studies.seed.data import load_dataset; from gapstudy.studies.seed.posted import keras_as_posted;"
         "keras_as_posted(load_dataset({npz!r}), seed={seed}, epochs={epochs})"
     ),
     # Keras 2: the posted Keras code verbatim on tf_keras.
     ("keras2", "posted"): (
-        "from gapstudy.data import load_dataset; from gapstudy.posted import keras2_as_posted;"
+        "from gapstudy.studies.seed.data import load_dataset; from gapstudy.studies.seed.posted import keras2_as_posted;"
         "keras2_as_posted(load_dataset({npz!r}), seed={seed}, epochs={epochs})"
     ),
     # A workflow job trains every seed of a variant in one process (rule train).
     "workflow": (
-        "from gapstudy.run import train_runs; from gapstudy.variants import resolve;"
+        "from gapstudy.studies.seed.run import train_runs; from gapstudy.variants import resolve;"
         "train_runs({framework!r}, 'as_posted', resolve({{}}, {framework!r}, {hp!r}), {seeds!r}, {outputs!r},"
         " device='cpu', hp={hp!r}, dataset_npz={npz!r}, dataset_manifest={manifest!r}, threads=1,"
         " log=lambda message: None)"
@@ -71,7 +71,7 @@ TARGETS = {"torch": 1 / 10, "keras": 1 / 10, "keras_torch": 1 / 5, "keras2": 1 /
 def run_child(code: str, src: Path, backend: str = "tensorflow") -> dict:
     """Run ``code`` in a fresh one-thread Python; its wall time, CPU time and peak memory."""
     env = dict(os.environ, PYTHONPATH=str(src), KERAS_BACKEND=backend)
-    prelude = "from gapstudy.runtime import limit_threads; limit_threads(1);"
+    prelude = "from gapstudy.frameworks.runtime import limit_threads; limit_threads(1);"
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-c", prelude + code], env=env,
@@ -88,7 +88,7 @@ def run_child(code: str, src: Path, backend: str = "tensorflow") -> dict:
 def per_run(frameworks, repeats: int, epochs: int, seed: int, job_seeds: int, workdir: Path, repo: Path,
             hp: dict) -> list[dict]:
     """Posted runs of ``seed`` against workflow jobs of ``job_seeds`` seeds, per run."""
-    from gapstudy.data import make_dataset, save_dataset
+    from gapstudy.studies.seed.data import make_dataset, save_dataset
 
     params = yaml.safe_load((repo / "config" / "config.yaml").read_text())["dataset"]
     npz, manifest = workdir / "dataset.npz", workdir / "manifest.json"
@@ -143,11 +143,11 @@ def study(config: dict, cores: int, workdir: Path, repo: Path) -> dict:
     A catalogue config (``config/catalogue.yaml``) writes its report and benchmark files under
     ``results/catalogue/``, a port config (``examples/*/config.yaml``) under ``results/port/<name>/``.
     """
-    from gapstudy.catalogue import paths
-    from gapstudy.catalogue.config import is_catalogue
-    from gapstudy.port import paths as port_paths
-    from gapstudy.port.spec import is_port
-    from gapstudy.report_path import report_path
+    from gapstudy.studies.catalogue import paths
+    from gapstudy.studies.catalogue.config import is_catalogue
+    from gapstudy.studies.port import paths as port_paths
+    from gapstudy.studies.port.spec import is_port
+    from gapstudy.studies.report_path import report_path
 
     catalogue, port = is_catalogue(config), is_port(config)
     copy_workflow(repo, workdir)
@@ -189,7 +189,7 @@ def repeated_study(label: str, config: dict, repeats: int, cores: int, repo: Pat
 
 
 def _catalogue_runs(config: dict) -> int:
-    from gapstudy.catalogue.cases import arms
+    from gapstudy.studies.catalogue.cases import arms
 
     return len(config["catalogue"]["seeds"]) * sum(len(arms(c)) for c in config["catalogue"]["cases"])
 

@@ -131,7 +131,7 @@ def validate(config: dict, available_devices=None, schema_path: Path = SCHEMA,
                 )
 
     if available_devices is None:
-        from gapstudy.runtime import available_devices as detect
+        from gapstudy.frameworks.runtime import available_devices as detect
 
         available_devices = detect()
     devices = list(available_devices) if config["devices"] == "auto" else list(config["devices"])

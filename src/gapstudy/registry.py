@@ -35,7 +35,7 @@ class Framework:
     Keras model), so its switches' posted defaults; ``backend`` is whose
     kernels compute it; ``keras`` is the Keras package it imports (``keras``:
     Keras 3; ``tf_keras``: Keras 2), None for PyTorch. One process holds one
-    Keras on one backend (``gapstudy.run``). ``trainer`` is the module with its ``train`` function;
+    Keras on one backend (``gapstudy.studies.seed.run``). ``trainer`` is the module with its ``train`` function;
     only it (and what it imports) is the framework's own code, so a change to
     another framework's trainer retrains nothing of this one.
     """
@@ -49,7 +49,7 @@ class Framework:
     palette: str  # seaborn palette of its lines and points (the user's: PyTorch blue, Keras brown)
     run_cost: float  # per-run time relative to a PyTorch run, measured on CPU: longest jobs start first
     keras: str | None = None
-    lockstep: bool = False  # has a lock-step side (gapstudy.lockstep.side)
+    lockstep: bool = False  # has a lock-step side (gapstudy.studies.seed.lockstep.side)
 
     @property
     def torch_backed(self) -> bool:
@@ -61,17 +61,17 @@ FRAMEWORKS: dict[str, Framework] = {
     f.name: f
     for f in (
         Framework("torch", "the user's PyTorch code", "torch", "torch", DEVICES,
-                  "gapstudy.train_torch", "Blues_r", 1, lockstep=True),
+                  "gapstudy.frameworks.train_torch", "Blues_r", 1, lockstep=True),
         Framework("keras", "the user's Keras code (Keras 3 on TensorFlow)", "keras", "tensorflow",
-                  ("cpu", "cuda"), "gapstudy.train_keras", "YlOrBr_r", 6, "keras", lockstep=True),
+                  ("cpu", "cuda"), "gapstudy.frameworks.train_keras", "YlOrBr_r", 6, "keras", lockstep=True),
         Framework("keras_torch", "the user's Keras code on Keras' PyTorch backend", "keras", "torch",
-                  ("cpu", "cuda"), "gapstudy.train_keras", "Greens_r", 25, "keras"),
+                  ("cpu", "cuda"), "gapstudy.frameworks.train_keras", "Greens_r", 25, "keras"),
         # The Keras the user ran in 2022: Keras 2 (tf.keras, now the tf-keras package), verbatim.
         Framework("keras2", "the user's Keras code verbatim on Keras 2 (tf.keras, the Keras the user ran)",
-                  "keras", "tensorflow", ("cpu", "cuda"), "gapstudy.train_keras2", "RdPu_r", 30, "tf_keras",
+                  "keras", "tensorflow", ("cpu", "cuda"), "gapstudy.frameworks.train_keras2", "RdPu_r", 30, "tf_keras",
                   lockstep=True),
         Framework("keras_jax", "the user's Keras code on Keras' JAX backend", "keras", "jax",
-                  ("cpu",), "gapstudy.train_keras", "Purples_r", 20, "keras"),
+                  ("cpu",), "gapstudy.frameworks.train_keras", "Purples_r", 20, "keras"),
     )
 }
 FRAMEWORKS = MappingProxyType(FRAMEWORKS)
@@ -267,7 +267,7 @@ SWITCHES = MappingProxyType(SWITCHES)
 
 
 # The switches that decide a run's initial draw: both sides of a common-random-numbers
-# pair must agree on them (gapstudy.crn, gapstudy.config).
+# pair must agree on them (gapstudy.studies.seed.crn, gapstudy.config).
 DRAW_SWITCHES = ("weight_init", "bias_init")
 
 
@@ -290,7 +290,7 @@ LOGS = "logs"
 # draw (config dataset.seed for the study itself; dataset_draws.seeds besides).
 RECORDS = RESULTS + "/runs/draw{draw}/{framework}/{variant}/{device}"
 RECORD = "seed{seed}.json"
-# Finished seeds of a job that was killed, kept for its rerun (gapstudy.run.train_runs).
+# Finished seeds of a job that was killed, kept for its rerun (gapstudy.studies.seed.run.train_runs).
 PARTIAL = RESULTS + "/partial/draw{draw}/{framework}/{variant}/{device}"
 DATASET = RESULTS + "/data/draw{draw}/dataset.npz"
 MANIFEST = RESULTS + "/data/draw{draw}/manifest.json"
@@ -359,7 +359,7 @@ class Page:
 class Figure:
     """A figure of the report: the tables it is drawn from, its caption, where the report files it.
 
-    The drawing function is ``gapstudy.figures.<name>(*tables, path, intervals)``.
+    The drawing function is ``gapstudy.studies.seed.figures.<name>(*tables, path, intervals)``.
     A caption may name ``{level}``: the config's confidence level, in per cent.
     """
 

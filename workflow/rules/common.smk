@@ -9,7 +9,7 @@ from gapstudy import config as study_config
 from gapstudy import registry as reg
 from gapstudy import sources
 from gapstudy.registry import FIGURES, FRAMEWORKS, PAGES
-from gapstudy.runtime import available_devices
+from gapstudy.frameworks.runtime import available_devices
 from gapstudy.variants import resolve as resolve_switches
 
 canonical = study_config.canonical

@@ -28,7 +28,7 @@ rule train:
     params:
         seeds=job_seeds,
         records=job_records,
-        # Finished seeds of a job that was killed, kept for its rerun (gapstudy.run.train_runs).
+        # Finished seeds of a job that was killed, kept for its rerun (gapstudy.studies.seed.run.train_runs).
         resume_dir=reg.PARTIAL,
         repeat=config.get("repeat_runs", 0),
         switches=switches,

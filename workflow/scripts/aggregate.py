@@ -1,9 +1,9 @@
-"""Snakemake → gapstudy.aggregate: tidy tables of runs, epochs and predictions."""
+"""Snakemake → gapstudy.studies.seed.aggregate: tidy tables of runs, epochs and predictions."""
 
 from pathlib import Path
 
-from gapstudy.aggregate import tables
-from gapstudy.data import load_dataset
+from gapstudy.studies.seed.aggregate import tables
+from gapstudy.studies.seed.data import load_dataset
 from gapstudy.io import atomic_path, open_log
 
 log = open_log(snakemake.log[0])

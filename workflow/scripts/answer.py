@@ -1,11 +1,11 @@
-"""Snakemake → gapstudy.answer: the front page, in words generated from the tables."""
+"""Snakemake → gapstudy.studies.seed.answer: the front page, in words generated from the tables."""
 
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from gapstudy import answer
+from gapstudy.studies.seed import answer
 from gapstudy.io import atomic_write_text, open_log
 
 log = open_log(snakemake.log[0])

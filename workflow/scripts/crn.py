@@ -1,20 +1,20 @@
-"""Snakemake → gapstudy.crn: one side of a common-random-numbers pair, every seed."""
+"""Snakemake → gapstudy.studies.seed.crn: one side of a common-random-numbers pair, every seed."""
 
 import os
 from pathlib import Path
 
 from gapstudy.registry import FRAMEWORKS
-from gapstudy.runtime import limit_threads
+from gapstudy.frameworks.runtime import limit_threads
 
 # Before any framework is imported: thread pools are sized, Keras' backend is read, on import.
 limit_threads(snakemake.threads)
 framework = snakemake.params.side["framework"]
 os.environ["KERAS_BACKEND"] = FRAMEWORKS[framework].backend
 
-from gapstudy import crn  # noqa: E402
-from gapstudy.data import load_dataset  # noqa: E402
+from gapstudy.studies.seed import crn  # noqa: E402
+from gapstudy.studies.seed.data import load_dataset  # noqa: E402
 from gapstudy.io import atomic_write_json, open_log  # noqa: E402
-from gapstudy.run import configure_determinism, configure_threads  # noqa: E402
+from gapstudy.studies.seed.run import configure_determinism, configure_threads  # noqa: E402
 
 log = open_log(snakemake.log[0])
 params = snakemake.params

@@ -1,11 +1,11 @@
-"""Snakemake → gapstudy.stats: the common-random-numbers pairs, paired by seed."""
+"""Snakemake → gapstudy.statistics.stats: the common-random-numbers pairs, paired by seed."""
 
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from gapstudy import stats
+from gapstudy.statistics import stats
 from gapstudy.io import atomic_path, open_log
 
 log = open_log(snakemake.log[0])

@@ -1,10 +1,10 @@
-"""Snakemake → gapstudy.determinism: repeatability per job, and CPU against other devices."""
+"""Snakemake → gapstudy.statistics.determinism: repeatability per job, and CPU against other devices."""
 
 from pathlib import Path
 
 import pandas as pd
 
-from gapstudy import determinism
+from gapstudy.statistics import determinism
 from gapstudy.io import atomic_path, open_log
 
 log = open_log(snakemake.log[0])

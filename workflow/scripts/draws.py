@@ -1,9 +1,9 @@
-"""Snakemake → gapstudy.stats: the declared hypotheses tested again on other draws of the dataset."""
+"""Snakemake → gapstudy.statistics.stats: the declared hypotheses tested again on other draws of the dataset."""
 
 from pathlib import Path
 
-from gapstudy import stats
-from gapstudy.aggregate import runs_table
+from gapstudy.statistics import stats
+from gapstudy.studies.seed.aggregate import runs_table
 from gapstudy.io import atomic_path, open_log
 
 log = open_log(snakemake.log[0])

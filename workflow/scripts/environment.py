@@ -1,8 +1,8 @@
-"""Snakemake → gapstudy.runtime: the software and devices of this machine."""
+"""Snakemake → gapstudy.frameworks.runtime: the software and devices of this machine."""
 
 from pathlib import Path
 
-from gapstudy import runtime
+from gapstudy.frameworks import runtime
 from gapstudy.io import atomic_write_json, open_log
 
 log = open_log(snakemake.log[0])

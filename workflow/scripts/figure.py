@@ -1,10 +1,10 @@
-"""Snakemake → gapstudy.figures: draw the figure named by the rule's params from its tables."""
+"""Snakemake → gapstudy.studies.seed.figures: draw the figure named by the rule's params from its tables."""
 
 from pathlib import Path
 
 import pandas as pd
 
-from gapstudy import figures
+from gapstudy.studies.seed import figures
 from gapstudy.io import atomic_path, open_log
 
 log = open_log(snakemake.log[0])

@@ -1,18 +1,19 @@
-"""Snakemake → gapstudy.lockstep: one lock-step pair, each side traced in its own process, then compared."""
+"""Snakemake → gapstudy.studies.seed.lockstep: one lock-step pair, each side traced in its own process, then compared."""
 
 import json
 import tempfile
 from pathlib import Path
 
-from gapstudy.runtime import limit_threads
+from gapstudy.frameworks.runtime import limit_threads
 
 limit_threads(snakemake.threads)  # before any framework is imported (the draw imports PyTorch)
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from gapstudy import lockstep, metrics  # noqa: E402
-from gapstudy.data import load_dataset  # noqa: E402
+from gapstudy.studies.seed import lockstep  # noqa: E402
+from gapstudy.frameworks import metrics
+from gapstudy.studies.seed.data import load_dataset  # noqa: E402
 from gapstudy.io import atomic_path, atomic_write_json, open_log  # noqa: E402
 
 log = open_log(snakemake.log[0])

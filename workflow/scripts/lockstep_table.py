@@ -1,11 +1,11 @@
-"""Snakemake → gapstudy.lockstep: the lock-step table (first step apart at the tolerance) and all steps."""
+"""Snakemake → gapstudy.studies.seed.lockstep: the lock-step table (first step apart at the tolerance) and all steps."""
 
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from gapstudy import lockstep
+from gapstudy.studies.seed import lockstep
 from gapstudy.io import atomic_path, open_log
 
 log = open_log(snakemake.log[0])

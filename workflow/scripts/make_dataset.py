@@ -1,8 +1,8 @@
-"""Snakemake → gapstudy.data: write the user's arrays and their manifest."""
+"""Snakemake → gapstudy.studies.seed.data: write the user's arrays and their manifest."""
 
 from pathlib import Path
 
-from gapstudy.data import make_dataset, save_dataset
+from gapstudy.studies.seed.data import make_dataset, save_dataset
 from gapstudy.io import open_log
 
 log = open_log(snakemake.log[0])

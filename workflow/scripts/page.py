@@ -1,10 +1,10 @@
-"""Snakemake → gapstudy.pages: one table of the report as an HTML page."""
+"""Snakemake → gapstudy.report.pages: one table of the report as an HTML page."""
 
 from pathlib import Path
 
 import pandas as pd
 
-from gapstudy import pages
+from gapstudy.report import pages
 from gapstudy.io import atomic_write_text, open_log
 
 log = open_log(snakemake.log[0])

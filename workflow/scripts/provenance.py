@@ -1,11 +1,11 @@
-"""Snakemake → gapstudy.provenance: config, code, versions, devices and training time."""
+"""Snakemake → gapstudy.report.provenance: config, code, versions, devices and training time."""
 
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from gapstudy import provenance
+from gapstudy.report import provenance
 from gapstudy.io import atomic_write_json, atomic_write_text, open_log
 
 log = open_log(snakemake.log[0])

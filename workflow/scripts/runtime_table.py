@@ -1,8 +1,8 @@
-"""Snakemake → gapstudy.timing: run time per rule and framework from benchmark files."""
+"""Snakemake → gapstudy.report.timing: run time per rule and framework from benchmark files."""
 
 from pathlib import Path
 
-from gapstudy import timing
+from gapstudy.report import timing
 from gapstudy.io import atomic_path, open_log
 
 log = open_log(snakemake.log[0])

@@ -1,10 +1,10 @@
-"""Snakemake → gapstudy.stats: summary over seeds and comparison with the reference."""
+"""Snakemake → gapstudy.statistics.stats: summary over seeds and comparison with the reference."""
 
 from pathlib import Path
 
 import pandas as pd
 
-from gapstudy import stats
+from gapstudy.statistics import stats
 from gapstudy.io import atomic_path, open_log
 
 log = open_log(snakemake.log[0])

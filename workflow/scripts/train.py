@@ -1,14 +1,14 @@
-"""Snakemake → gapstudy.run: one (framework, variant, device) training job, every seed."""
+"""Snakemake → gapstudy.studies.seed.run: one (framework, variant, device) training job, every seed."""
 
 from pathlib import Path
 
-from gapstudy.runtime import limit_threads
+from gapstudy.frameworks.runtime import limit_threads
 
 # Before any framework is imported: thread pools are sized on import.
 limit_threads(snakemake.threads)
 
 from gapstudy.io import open_log  # noqa: E402
-from gapstudy.run import train_runs  # noqa: E402
+from gapstudy.studies.seed.run import train_runs  # noqa: E402
 
 wc, params = snakemake.wildcards, snakemake.params
 train_runs(

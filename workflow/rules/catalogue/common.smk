@@ -1,5 +1,5 @@
 # Helpers of the catalogue's rules. Every name (case, arm, pitfall, path)
-# comes from the installed package (gapstudy.catalogue); every config slice a
+# comes from the installed package (gapstudy.studies.catalogue); every config slice a
 # rule reads is one of its params, in canonical (sorted) form, and every
 # rule's params hold the hash of the code it runs (gapstudy.sources).
 
@@ -7,12 +7,12 @@ from pathlib import Path
 
 from gapstudy import config as study_config
 from gapstudy import sources
-from gapstudy.catalogue import cases as cat
-from gapstudy.catalogue import config as catalogue_config
-from gapstudy.catalogue import paths
-from gapstudy.catalogue import run as catalogue_run
-from gapstudy.catalogue.figures import FIGURES as CATALOGUE_FIGURES
-from gapstudy.catalogue.pages import PAGES as CATALOGUE_PAGES
+from gapstudy.studies.catalogue import cases as cat
+from gapstudy.studies.catalogue import config as catalogue_config
+from gapstudy.studies.catalogue import paths
+from gapstudy.studies.catalogue import run as catalogue_run
+from gapstudy.studies.catalogue.figures import FIGURES as CATALOGUE_FIGURES
+from gapstudy.studies.catalogue.pages import PAGES as CATALOGUE_PAGES
 
 canonical = study_config.canonical
 

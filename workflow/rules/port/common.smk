@@ -1,5 +1,5 @@
 # Helpers of a port's rules (config: a `port:` section; examples/*/config.yaml).
-# Every name and path comes from the installed package (gapstudy.port); every
+# Every name and path comes from the installed package (gapstudy.studies.port); every
 # config slice a rule reads is one of its params, in canonical (sorted) form;
 # every rule's params hold the hash of the code it runs, the user's code too.
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 from gapstudy import config as study_config
 from gapstudy import sources
-from gapstudy.port import paths as port_paths
-from gapstudy.port import spec as port_spec
-from gapstudy.port import train as port_train
+from gapstudy.studies.port import paths as port_paths
+from gapstudy.studies.port import spec as port_spec
+from gapstudy.studies.port import train as port_train
 
 canonical = study_config.canonical
 
@@ -32,7 +32,7 @@ onstart:
     import sys
 
     check = subprocess.run(
-        [sys.executable, "-m", "gapstudy.port.check", json.dumps(config)],
+        [sys.executable, "-m", "gapstudy.studies.port.check", json.dumps(config)],
         capture_output=True,
         text=True,
     )

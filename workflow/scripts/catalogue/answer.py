@@ -1,10 +1,10 @@
-"""Snakemake → gapstudy.catalogue.answer: the front page, in words and the ranked table, from the tables."""
+"""Snakemake → gapstudy.studies.catalogue.answer: the front page, in words and the ranked table, from the tables."""
 
 from pathlib import Path
 
 import pandas as pd
 
-from gapstudy.catalogue import answer
+from gapstudy.studies.catalogue import answer
 from gapstudy.io import atomic_write_text, open_log
 
 log = open_log(snakemake.log[0])

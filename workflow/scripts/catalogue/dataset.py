@@ -1,8 +1,8 @@
-"""Snakemake → gapstudy.catalogue.data: one dataset of the catalogue, generated or loaded from scikit-learn."""
+"""Snakemake → gapstudy.studies.catalogue.data: one dataset of the catalogue, generated or loaded from scikit-learn."""
 
 from pathlib import Path
 
-from gapstudy.catalogue import data
+from gapstudy.studies.catalogue import data
 from gapstudy.io import open_log
 
 log = open_log(snakemake.log[0])

@@ -1,10 +1,10 @@
-"""Snakemake → gapstudy.catalogue.figures: one figure of the catalogue from the pitfall table."""
+"""Snakemake → gapstudy.studies.catalogue.figures: one figure of the catalogue from the pitfall table."""
 
 from pathlib import Path
 
 import pandas as pd
 
-from gapstudy.catalogue import figures
+from gapstudy.studies.catalogue import figures
 from gapstudy.io import atomic_path, open_log
 
 log = open_log(snakemake.log[0])

@@ -1,12 +1,12 @@
-"""Snakemake → gapstudy.catalogue.lockstep: trace one arm of one case against its Keras reference."""
+"""Snakemake → gapstudy.studies.catalogue.lockstep: trace one arm of one case against its Keras reference."""
 
 from pathlib import Path
 
-from gapstudy.runtime import limit_threads
+from gapstudy.frameworks.runtime import limit_threads
 
 limit_threads(snakemake.threads)
 
-from gapstudy.catalogue import data, lockstep  # noqa: E402
+from gapstudy.studies.catalogue import data, lockstep  # noqa: E402
 from gapstudy.io import atomic_path, atomic_write_json, open_log  # noqa: E402
 
 log = open_log(snakemake.log[0])

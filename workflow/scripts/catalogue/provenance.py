@@ -1,4 +1,4 @@
-"""Snakemake → gapstudy.pages: the catalogue's config as the workflow read it, and every package's version."""
+"""Snakemake → gapstudy.report.pages: the catalogue's config as the workflow read it, and every package's version."""
 
 import html
 import json
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gapstudy import pages
+from gapstudy.report import pages
 from gapstudy.io import atomic_write_text, open_log
 
 log = open_log(snakemake.log[0])

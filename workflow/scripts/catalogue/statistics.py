@@ -1,11 +1,11 @@
-"""Snakemake → gapstudy.catalogue.analysis: the runs, the arms, the traces and the ranked pitfall table."""
+"""Snakemake → gapstudy.studies.catalogue.analysis: the runs, the arms, the traces and the ranked pitfall table."""
 
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from gapstudy.catalogue import analysis
+from gapstudy.studies.catalogue import analysis
 from gapstudy.io import atomic_path, open_log
 
 log = open_log(snakemake.log[0])

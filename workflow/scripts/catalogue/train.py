@@ -1,15 +1,15 @@
-"""Snakemake → gapstudy.catalogue.run: one arm of one case over its seeds, one CSV row per seed."""
+"""Snakemake → gapstudy.studies.catalogue.run: one arm of one case over its seeds, one CSV row per seed."""
 
 from pathlib import Path
 
 import pandas as pd
 
-from gapstudy.runtime import limit_threads
+from gapstudy.frameworks.runtime import limit_threads
 
 limit_threads(snakemake.threads)
 
-from gapstudy import runtime  # noqa: E402
-from gapstudy.catalogue import data, run  # noqa: E402
+from gapstudy.frameworks import runtime  # noqa: E402
+from gapstudy.studies.catalogue import data, run  # noqa: E402
 from gapstudy.io import atomic_path, open_log  # noqa: E402
 
 log = open_log(snakemake.log[0])

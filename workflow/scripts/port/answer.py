@@ -1,11 +1,11 @@
-"""Snakemake → gapstudy.port.answer: the front page, in words and the ranked causes, from the tables."""
+"""Snakemake → gapstudy.studies.port.answer: the front page, in words and the ranked causes, from the tables."""
 
 from pathlib import Path
 
 import pandas as pd
 
 from gapstudy.io import atomic_write_text, open_log
-from gapstudy.port import answer
+from gapstudy.studies.port import answer
 
 log = open_log(snakemake.log[0])
 tables = {name: pd.read_csv(snakemake.input[name]) for name in ("verdict", "causes", "arms", "runs")}

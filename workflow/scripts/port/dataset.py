@@ -1,11 +1,11 @@
-"""Snakemake → gapstudy.port.sides: the port's arrays (its file or generator, split), as one .npz."""
+"""Snakemake → gapstudy.studies.port.sides: the port's arrays (its file or generator, split), as one .npz."""
 
 from pathlib import Path
 
 import numpy as np
 
 from gapstudy.io import atomic_path, open_log
-from gapstudy.port import sides
+from gapstudy.studies.port import sides
 
 log = open_log(snakemake.log[0])
 data = sides.load_data(snakemake.params.port)

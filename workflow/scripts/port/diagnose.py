@@ -1,14 +1,14 @@
-"""Snakemake → gapstudy.port.diagnose: the lock-step trace, the probes and the ranked findings."""
+"""Snakemake → gapstudy.studies.port.diagnose: the lock-step trace, the probes and the ranked findings."""
 
 import json
 from pathlib import Path
 
-from gapstudy.runtime import limit_threads
+from gapstudy.frameworks.runtime import limit_threads
 
 limit_threads(snakemake.threads)
 
 from gapstudy.io import atomic_path, atomic_write_json, open_log  # noqa: E402
-from gapstudy.port import diagnose, sides  # noqa: E402
+from gapstudy.studies.port import diagnose, sides  # noqa: E402
 
 log = open_log(snakemake.log[0])
 p = snakemake.params

@@ -1,4 +1,4 @@
-"""Snakemake → gapstudy.port.analysis: the runs, the arms, the ranked causes, the verdict, the trace."""
+"""Snakemake → gapstudy.studies.port.analysis: the runs, the arms, the ranked causes, the verdict, the trace."""
 
 import json
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from gapstudy.io import atomic_path, open_log
-from gapstudy.port import analysis
+from gapstudy.studies.port import analysis
 
 log = open_log(snakemake.log[0])
 st = snakemake.params.statistics

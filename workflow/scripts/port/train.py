@@ -1,17 +1,17 @@
-"""Snakemake → gapstudy.port.train: one arm of the port over its seeds, one CSV row per seed."""
+"""Snakemake → gapstudy.studies.port.train: one arm of the port over its seeds, one CSV row per seed."""
 
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from gapstudy.runtime import limit_threads
+from gapstudy.frameworks.runtime import limit_threads
 
 limit_threads(snakemake.threads)
 
-from gapstudy import runtime  # noqa: E402
+from gapstudy.frameworks import runtime  # noqa: E402
 from gapstudy.io import atomic_path, open_log  # noqa: E402
-from gapstudy.port import sides, train  # noqa: E402
+from gapstudy.studies.port import sides, train  # noqa: E402
 
 log = open_log(snakemake.log[0])
 p = snakemake.params

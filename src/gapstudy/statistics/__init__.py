@@ -1,0 +1,1 @@
+"""Statistics: paired effects, intervals, TOST, family-wise corrections (``stats``), and repeatability (``determinism``)."""

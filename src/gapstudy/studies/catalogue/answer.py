@@ -1,0 +1,115 @@
+"""The catalogue report's front page: the answer in words, then the ranked table, all from the tables.
+
+No number is typed here: every sentence and cell is filled from the pitfall
+table (``analysis.pitfall_table``), so another config or another run
+rewrites it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from gapstudy.studies.catalogue.analysis import METRIC_NAMES, front_table
+
+
+def rst(text: str) -> str:
+    """``text`` as literal RST inline text: backslash before every character RST would read as markup."""
+    return re.sub(r"([\\`*_|\[\]<>])", r"\\\1", str(text))
+
+
+def _effect(r) -> str:
+    return (f"{rst(r['title'])} ({rst(r['case'])}: "
+            f"{METRIC_NAMES[r['metric']]} ×{r['effect_ratio']:.3g}, {r['effect_ci_low']:.3g} to "
+            f"{r['effect_ci_high']:.3g})")
+
+
+def summary(table: pd.DataFrame, config: dict) -> list[str]:
+    """The answer: how many pitfalls matter, the largest, the null ones, the fixed ports, the signatures."""
+    n, seeds = len(table), len(config["catalogue"]["seeds"])
+    level = 100 * config["statistics"]["confidence_level"]
+    families = table["family"].nunique()
+    worse = table[table["effect_measured"] & (table["effect_ratio"] > 1)]
+    better = table[table["effect_measured"] & (table["effect_ratio"] < 1)]
+    null = table[~table["effect_measured"]]
+    cases = table.drop_duplicates("case")
+    equivalent = cases[cases["fixed_equivalent"]]
+    margin = config["statistics"]["equivalence_margin"]
+    text = [f"**Answer** ({n} pitfalls in {table['case'].nunique()} cases of {families} model families, "
+            f"{seeds} seeds per arm, every number from this run): "
+            f"{len(worse)} of the {n} pitfalls make their port measurably worse than the fixed port, "
+            f"{len(better)} measurably better, and {len(null)} have no effect this run can measure "
+            f"(paired t-tests by seed, Holm over the {n}; {level:g} % intervals)."]
+    if len(worse):
+        top = worse.head(3)
+        text.append("The largest: " + "; ".join(_effect(r) for _, r in top.iterrows()) + ".")
+    if len(better):
+        text.append("Measurably better with the pitfall than with the fix (a port can do better than its "
+                    "reference, but it is then not a port of it): "
+                    + "; ".join(_effect(r) for _, r in better.iterrows()) + ".")
+    if len(null):
+        text.append("No measurable effect (a finding, with its interval): "
+                    + "; ".join(_effect(r) for _, r in null.iterrows()) + ".")
+    text.append(f"With every pitfall fixed, the port matches its Keras reference within ×/÷{margin:g} "
+                f"(TOST, Holm over the {len(cases)} cases) in {len(equivalent)} of {len(cases)} cases"
+                + (": " + ", ".join(rst(c) for c in equivalent["case"]) if len(equivalent) else "")
+                + ("; not shown for " + ", ".join(
+                    f"{rst(r['case'])} (×{r['fixed_ratio']:.3g}, power {100 * r['fixed_power']:.0f} %)"
+                    for _, r in cases[~cases["fixed_equivalent"]].iterrows()) if len(equivalent) < len(cases) else "")
+                + ".")
+    traced = table.dropna(subset=["first_step"])
+    at_loss = traced[(traced["first_step"] == 1) & (traced["first_kind"].isin(["loss input", "loss"]))
+                     & traced["forward_equal"].fillna(False).astype(bool)]
+    if len(at_loss):
+        text.append("In lock-step, " + "; ".join(f"{rst(r['title'])} ({rst(r['first_tensor'])})"
+                                                 for _, r in at_loss.iterrows())
+                    + " leave Keras at step 1 where the loss is computed, with equal forward outputs; the others "
+                      "have their own signature (the table's second column from the right, and the figure of "
+                      "where each diverges).")
+    return [" ".join(text), ""]
+
+
+def ranked_table(table: pd.DataFrame) -> list[str]:
+    """The ranked table as an RST list-table (the sources stand as links)."""
+    front = front_table(table)
+    lines = [".. list-table:: The catalogue, ranked by the size of the effect (the pitfall alone on the fixed "
+             "port; share of gap: of the port with every pitfall against Keras, paired by seed)",
+             "   :header-rows: 1", "   :widths: 4 14 10 14 16 12 14 10 10", ""]
+    columns = list(front.columns)
+    lines += ["   * - " + columns[0]] + [f"     - {c}" for c in columns[1:]]
+    for _, row in front.iterrows():
+        cells = [str(row[c]) if c == "source" else rst(str(row[c]).replace("\n", " ")) for c in columns]
+        lines += ["   * - " + cells[0]] + [f"     - {c}" for c in cells[1:]]
+    return lines + [""]
+
+
+def controls(table: pd.DataFrame) -> str:
+    """Where each case's fixed port (the control) first differs from Keras beyond tolerance, in words."""
+    parts = []
+    for _, r in table.drop_duplicates("case").iterrows():
+        where = ("none in the traced steps" if pd.isna(r["control_first_step"]) else
+                 f"step {int(r['control_first_step'])}, {r['control_first_tensor']}")
+        parts.append(f"{r['case']}: {where}")
+    return rst("; ".join(parts))
+
+
+def front_page(table: pd.DataFrame, config: dict, versions: dict) -> str:
+    """The front page's RST. ``versions``: {package: [the versions the training runs recorded]}."""
+    lines = ["Answer", "------", ""] + summary(table, config) + ranked_table(table)
+    lines += ["How it was measured", "-------------------", "",
+              "For every case the workflow trains the Keras reference with ``fit``, the PyTorch port with every "
+              "pitfall, the fixed port, and the fixed port with each pitfall alone, over the same seeds. "
+              "Effects are paired by seed (the PyTorch arms share their initial weights and batch orders "
+              "wherever the pitfall does not change them); the port's gap and the fixed port's equivalence "
+              "are Welch comparisons across frameworks. The lock-step starts both sides from the Keras "
+              "model's initial weights, feeds them the same batches and dropout masks, and compares every "
+              f"tensor of every step for {config['lockstep']['epochs']} epoch(s); a tensor differs where its "
+              f"largest difference exceeds {config['lockstep']['atol']:g} + {config['lockstep']['rtol']:g} × "
+              "its largest Keras value and the fixed port does not share the difference (a difference the "
+              "fixed port shares is float32 round-off through another framework's kernels, or a ReLU or "
+              "BatchNorm kink it tips over). The fixed ports' own first differences (the controls): "
+              + controls(table) + ". Intervals are per comparison; the verdicts (effect measured, fixed = "
+              "Keras) are Holm-corrected within their family. Trained with "
+              + ", ".join(f"{k} {' and '.join(map(str, v))}" for k, v in sorted(versions.items())) + ".", ""]
+    return "\n".join(lines)
