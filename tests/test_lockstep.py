@@ -94,3 +94,22 @@ def test_a_side_traced_in_its_own_process_is_the_side_traced_here(tmp_path, data
 def test_only_frameworks_with_a_lock_step_side_have_one(hp):
     with pytest.raises(ValueError, match="no lock-step side"):
         lockstep.side("keras_torch", [], hp, {})
+
+
+def test_the_seed_lock_step_measures_a_difference_as_the_trace_engine_does():
+    # One arithmetic for every lock-step: the seed study's per-step table and the engine's per-tensor rows.
+    from gapstudy.trace import engine
+
+    rng = np.random.default_rng(0)
+    sizes = [12, 3, 4, 1]
+    a = rng.normal(size=(5, sum(sizes))).astype(np.float32)
+    b = a + rng.normal(scale=1e-3, size=a.shape).astype(np.float32)
+    b[3, 13] += 1.0  # one step, one tensor far off
+    steps = lockstep.compare({"losses": np.zeros(5), "weights": a, "epochs": np.ones(5, int)},
+                             {"losses": np.zeros(5), "weights": b, "epochs": np.ones(5, int)}, sizes)
+    cuts = np.cumsum([0, *sizes])
+    for i, step in enumerate(steps):
+        rows = engine.compare([(t, a[i, lo:hi]) for t, lo, hi in zip(lockstep.TENSORS, cuts, cuts[1:])],
+                              [(t, b[i, lo:hi]) for t, lo, hi in zip(lockstep.TENSORS, cuts, cuts[1:])], 0.0, 0.0)
+        assert [step[r["tensor"]] for r in rows] == [r["max_abs_difference"] for r in rows]
+    assert steps[3]["hidden_bias"] > 0.9 and max(s["hidden_bias"] for i, s in enumerate(steps) if i != 3) < 0.01

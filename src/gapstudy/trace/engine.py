@@ -63,6 +63,18 @@ def _largest(a: np.ndarray, b) -> float:
     return float(np.max(np.abs(a - np.asarray(b, dtype=np.float64).reshape(a.shape)))) if a.size else 0.0
 
 
+def largest_by_tensor(a: np.ndarray, b: np.ndarray, sizes) -> np.ndarray:
+    """Per step, each tensor's largest absolute difference (in float64): ``(steps, len(sizes))``.
+
+    ``a``, ``b``: ``(steps, P)``, every step's tensors flattened and concatenated in one order, of
+    ``sizes`` elements each. The arithmetic of ``compare``'s, over many steps at once (the seed study's
+    lock-step traces every weight at every step of 100 epochs).
+    """
+    bounds = np.cumsum([0, *sizes])
+    diff = np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
+    return np.stack([diff[:, lo:hi].max(axis=1) for lo, hi in zip(bounds[:-1], bounds[1:])], axis=1)
+
+
 def align(keras: list, port: list) -> tuple[list, list]:
     """Both sides' tensors with every list of alternatives resolved to the closest pair.
 

@@ -7,21 +7,18 @@ PyTorch side (a builder of the module, optimizer, loss and scheduler, the
 user's own loader, and the user's training loop or epoch function, called
 unchanged), the data, and the metric.
 
-The layers, each a module:
+The layers, each a module (the trace they use, ``mapping``, ``observe`` and
+``engine``, is the shared one, ``gapstudy.trace``):
 
 - ``spec``: the ``port:`` config checked and its entry points loaded, before
   anything trains; a bad key, entry point or shape is refused, named.
-- ``mapping``: Keras' weights into the PyTorch module and back, layer by
-  layer, with layouts converted.
-- ``observe``: what the user's loop does, seen from outside (forward hooks,
-  the optimizer's step hooks, gradient hooks, the rows of every batch, what
-  reaches the loss), with no change to the loop.
+- ``sides``: the data, each side built, Keras' ``fit`` and the user's loop
+  run, predictions scored.
 - ``fixes``: the settings the workflow can change on the user's objects to
   make one difference match Keras, each alone or all at once.
 - ``probes``: static and observed evidence of each known difference.
-- ``engine``: the one per-tensor lock-step trace: the port's steps replayed
-  by Keras on the same rows, from the same weights, with the same dropout
-  masks, compared tensor by tensor in compute order.
+- ``diagnose``: the trace of the port against Keras from the same start, and
+  the causes ranked (``check`` runs its first steps before any job).
 - ``train``: an arm (Keras ``fit``, the port, the port with fixes) over seeds.
 - ``analysis`` and ``answer``: the tables and the report's front page.
 """

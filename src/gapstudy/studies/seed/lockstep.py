@@ -6,7 +6,9 @@ against Keras 3, ...). Both start from one set of initial weights (drawn
 once, by the PyTorch model's initialiser with side a's init switches, and
 saved), see one saved permutation of the training rows per epoch, and take
 one optimizer step per batch. After every step the losses and the largest
-absolute difference of each parameter tensor are recorded. The PyTorch side
+absolute difference of each parameter tensor are recorded, by the trace
+engine's arithmetic (``gapstudy.trace.engine.largest_by_tensor``, the one
+the catalogue's and a port's traces use). The PyTorch side
 is the workflow's own training step (``train_torch``), a Keras side that
 Keras' own ``train_step`` (the step ``fit`` runs), on Keras 3 or Keras 2.
 
@@ -19,6 +21,8 @@ sides in one process where they share a Keras (``run``).
 from __future__ import annotations
 
 import numpy as np
+
+from gapstudy.trace import engine
 
 TENSORS = ("hidden_kernel", "hidden_bias", "output_kernel", "output_bias")
 
@@ -207,12 +211,10 @@ def trace(dataset, orders: np.ndarray, batch_size: int, side_, progress=None) ->
 
 def compare(a: dict, b: dict, sizes) -> list[dict]:
     """Per step: both losses and, per parameter tensor (``sizes``, in ``TENSORS`` order), the largest difference."""
-    bounds = np.cumsum([0, *sizes])
     steps = []
     for start in range(0, len(a["losses"]), 2048):  # a chunk at a time: a 100-epoch diff is 200 MB
         stop = min(start + 2048, len(a["losses"]))
-        diff = np.abs(a["weights"][start:stop].astype(np.float64) - b["weights"][start:stop].astype(np.float64))
-        per_tensor = np.stack([diff[:, lo:hi].max(axis=1) for lo, hi in zip(bounds[:-1], bounds[1:])], axis=1)
+        per_tensor = engine.largest_by_tensor(a["weights"][start:stop], b["weights"][start:stop], sizes)
         for i in range(stop - start):
             steps.append({"step": start + i + 1, "epoch": int(a["epochs"][start + i]),
                           "loss_a": float(a["losses"][start + i]), "loss_b": float(b["losses"][start + i]),
