@@ -143,18 +143,25 @@ def study_copy(study, tmp_path):
     return dest
 
 
+KERAS3_TRAIN = {("keras", "as_posted", "0"), ("keras", "relu", "0"), ("keras", "tanh", "0"),
+                ("keras_torch", "as_posted", "0"), ("keras_jax", "as_posted", "0"), ("keras", "as_posted", "1")}
+
+
 @pytest.mark.parametrize("module, expected", [
-    ("stats.py", (TESTS[0] - {"provenance"}, set())),
-    ("train_keras.py", (AFTER_TRAINING | {"train", "lockstep", "lockstep_table", "crn", "crn_table"},
-                        {("keras", "as_posted", "0"), ("keras", "relu", "0"), ("keras", "tanh", "0"),
-                         ("keras_torch", "as_posted", "0"), ("keras_jax", "as_posted", "0"),
-                         ("keras", "as_posted", "1")})),
+    ("statistics/stats.py", (TESTS[0] - {"provenance"}, set())),
+    # Keras 3's model (its builder, device and thread settings): every Keras 3 training job, and the
+    # lock-step and common-random-numbers sides, which build it too.
+    ("frameworks/keras_model.py", (AFTER_TRAINING | {"train", "lockstep", "lockstep_table", "crn", "crn_table"},
+                                   KERAS3_TRAIN)),
+    # Keras 3's seed-by-seed fit and its dispatcher: the training jobs only (the lock-step steps Keras'
+    # own train_step on the model, and common random numbers train stacked).
+    ("frameworks/train_keras.py", (AFTER_TRAINING | {"train"}, KERAS3_TRAIN)),
     # Keras 2's trainer is its own code: an edit retrains Keras 2 and reruns the rules that may run it
     # (the lock-step and common-random-numbers sides), nothing else.
-    ("train_keras2.py", (AFTER_TRAINING - {"draws"} | {"train", "lockstep", "lockstep_table", "crn", "crn_table"},
+    ("frameworks/train_keras2.py", (AFTER_TRAINING - {"draws"} | {"train", "lockstep", "lockstep_table", "crn", "crn_table"},
                          {("keras2", "as_posted", "0")})),
     ("registry.py", (AFTER_TRAINING | {"train", "lockstep", "lockstep_table", "crn", "crn_table"}, EVERY_TRAIN)),
-], ids=["stats.py", "train_keras.py", "train_keras2.py", "registry.py"])
+], ids=["stats.py", "keras_model.py", "train_keras.py", "train_keras2.py", "registry.py"])
 def test_a_module_edit_reruns_the_rules_that_run_it(study_copy, module, expected):
     path = study_copy / "src" / "gapstudy" / module
     path.write_text(path.read_text() + "\n# an edit\n")
