@@ -8,5 +8,6 @@ for each pitfall, the fixed port with that one pitfall, over seeds
 (``keras_ref``, ``torch_port``); it measures each pitfall's effect, its share
 of the port's gap and the fixed port's equivalence to Keras (``analysis``),
 and traces one step at a time, tensor by tensor, where the port with the
-pitfall first leaves Keras (``lockstep``).
+pitfall first leaves Keras (``lockstep``): each arm is a port (``ports``),
+traced by the engine that traces a user's (``gapstudy.studies.port``).
 """

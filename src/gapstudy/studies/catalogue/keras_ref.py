@@ -3,18 +3,13 @@
 ``build`` writes each family's model as a user writes it: a ``Sequential``
 of named layers, Keras' defaults, compiled with the case's loss and Adam.
 ``train`` is ``fit`` with its default ``shuffle=True`` and ``predict``.
-``Traced`` runs the very step ``fit`` runs (``Model.train_step``: forward,
-``compute_loss`` with the regularisers, the tape's gradients,
-``optimizer.apply`` with its clipping and schedule) one layer at a time
-inside one ``tf.function``, and returns every tensor in the order the step
-computes it, named as ``lockstep`` compares them.
+The lock-step trace replays ``fit``'s own step on this model
+(``gapstudy.trace.engine.KerasReplay``), as it does for a user's port.
 """
 
 from __future__ import annotations
 
 import time
-
-import numpy as np
 
 from gapstudy.studies.catalogue.cases import CASES
 from gapstudy.studies.catalogue.scores import n_outputs, scores
@@ -72,86 +67,3 @@ def train(case: str, data: dict, seed: int, epochs: int | None = None) -> dict:
     return scores(c.task, data["y_val"], output) | {
         "train_loss": [float(x) for x in history.history["loss"]],
         "wall_seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
-
-
-class Traced:
-    """The Keras reference, one ``fit`` step at a time, with every tensor the step computes.
-
-    ``step(x, y, mask)`` returns ``[(name, array)]`` in compute order:
-    ``input``, each layer's output, ``loss input`` (what the loss consumes:
-    the logits of a softmax or sigmoid output), ``loss`` (the data loss),
-    ``L2 penalty`` where the case regularises, ``gradient <w>`` of every
-    trainable weight, ``adam m <w>`` and ``adam v <w>``, the updated ``<w>``,
-    then BatchNorm's ``<bn>.moving_mean`` and ``.moving_variance``. Weights
-    are named ``<layer>.<weight>`` in Keras' layout. ``mask`` is the
-    dropout mask (shape of the Dropout layer's input) that both sides use,
-    so that their steps can agree; Keras' Dropout scales kept units by
-    1/(1 − rate), as here.
-    """
-
-    def __init__(self, case: str, data: dict, seed: int):
-        import tensorflow as tf
-
-        c = CASES[case]
-        self.task = c.task
-        self.model = build(case, data["X_train"].shape[1:], n_outputs(c.task, data["y_train"]), seed)
-        self.weights = [(f"{layer.name}.{w.name}", w) for layer in self.model.layers
-                        for w in layer.trainable_weights]
-        self.stats = [(f"{layer.name}.{w.name}", w) for layer in self.model.layers
-                      for w in layer.non_trainable_weights]
-        self.model.optimizer.build([w for _, w in self.weights])
-        self.penalised = bool(c.settings.get("l2"))
-        self._step = tf.function(self._traced_step, reduce_retracing=True)
-
-    def initial_weights(self) -> dict:
-        return {name: w.numpy() for name, w in self.weights + self.stats}
-
-    def _traced_step(self, x, y, mask):
-        import keras
-        import tensorflow as tf
-
-        model, optimizer = self.model, self.model.optimizer
-        out = [x]
-        with tf.GradientTape() as tape:
-            h = x
-            for layer in model.layers:
-                if isinstance(layer, keras.layers.Dropout):
-                    h = h * mask / (1 - layer.rate)
-                else:
-                    h = layer(h, training=True)
-                out.append(h)
-            # What the loss consumes: in a graph, Keras' losses take the logits of a softmax or sigmoid output.
-            logits = getattr(h, "_keras_logits", h)
-            data_loss = model._compile_loss(y, h)
-            loss = model.compute_loss(x=x, y=y, y_pred=h, training=True)
-        out += [logits, data_loss]
-        if self.penalised:
-            out.append(loss - data_loss)
-        variables = [w for _, w in self.weights]
-        grads = tape.gradient(loss, variables)
-        out.extend(grads)
-        optimizer.apply(grads, variables)
-        index = [optimizer._get_variable_index(w) for w in variables]
-        out.extend(tf.identity(optimizer._momentums[i]) for i in index)
-        out.extend(tf.identity(optimizer._velocities[i]) for i in index)
-        out.extend(tf.identity(w) for w in variables)
-        out.extend(tf.identity(w) for _, w in self.stats)
-        return out
-
-    def names(self) -> list[str]:
-        weights = [n for n, _ in self.weights]
-        return (["input"] + [layer.name for layer in self.model.layers] + ["loss input", "loss"]
-                + (["L2 penalty"] if self.penalised else [])
-                + [f"gradient {n}" for n in weights] + [f"adam m {n}" for n in weights]
-                + [f"adam v {n}" for n in weights] + weights + [n for n, _ in self.stats])
-
-    def step(self, x, y, mask) -> list[tuple[str, np.ndarray]]:
-        import tensorflow as tf
-
-        tensors = self._step(tf.constant(x), tf.constant(y), tf.constant(mask, dtype=tf.float32))
-        return list(zip(self.names(), (np.asarray(t) for t in tensors)))
-
-    def evaluate(self, X_val) -> list[tuple[str, np.ndarray]]:
-        """What validation computes: the predictions (``predict``), then BatchNorm's statistics after it."""
-        output = self.model.predict(X_val, batch_size=256, verbose=0)
-        return [("validation output", output)] + [(n, w.numpy()) for n, w in self.stats]

@@ -7,9 +7,9 @@ not list takes its Keras-matching value (``KERAS_MATCHING``), so that the
 fixed port differs from the reference only where no switch reaches.
 
 ``Port.train_step`` is the one training step: ``train`` runs it over the
-epochs, and ``Traced`` runs it with a recorder that names every tensor as
-``keras_ref.Traced`` does (Keras' layouts: kernels (in, out), images
-channels last, one LSTM bias), so that ``lockstep`` can compare them.
+epochs, and ``ports`` hands it to the trace engine as the loop of a port
+(``Port.train_epoch`` over a loader), which the engine observes from outside
+as it observes a user's.
 """
 
 from __future__ import annotations
@@ -236,36 +236,17 @@ class Port:
             return torch.randperm(n, generator=self.generator)
         return torch.arange(n)
 
-    def forward(self, x, record=None, mask=None):
-        from torch import nn
-
-        h = x
-        for name, block in self.model.named_children():
-            if mask is not None and isinstance(block, nn.Dropout) and block.training:
-                h = h * mask / (1 - block.p)
-            else:
-                h = block(h)
-            if record is not None:
-                record(name, self.probabilities(h) if name == "output" else h)
-        return h
-
-    def train_step(self, x, y, record=None, mask=None) -> float:
+    def train_step(self, x, y) -> float:
+        """One step as the port writes it: forward, the loss (and the L2 penalty where the port adds it),
+        backward, clipping, the optimizer's step, the scheduler where it steps per batch."""
         import torch
 
         self.optimizer.zero_grad()
-        out = self.forward(x, record, mask)
+        out = self.model(x)
         loss = self.data_loss(out, y)
-        if record is not None:
-            record("loss input", out)
-            record("loss", loss)
         if self.s.get("l2"):
-            penalty = self.penalty()
-            if record is not None:
-                record("L2 penalty", penalty)
-            loss = loss + penalty
+            loss = loss + self.penalty()
         loss.backward()
-        if record is not None:
-            record("gradients", None)
         if self.s.get("clipnorm"):
             params = [p for p in self.model.parameters() if p.requires_grad]
             if self.sw["clipnorm"] == "global":
@@ -277,6 +258,12 @@ class Port:
         if self.scheduler is not None and self.sw["lr_schedule"] == "per_batch":
             self.scheduler.step()
         return float(loss.detach())
+
+    def train_epoch(self, loader) -> list[float]:
+        """One epoch over ``loader``'s ``(x, y)`` batches (the trace's loop, ``ports``): each batch's loss."""
+        losses = [self.train_step(x, y) for x, y in loader]
+        self.end_epoch()
+        return losses
 
     def end_epoch(self) -> None:
         if self.scheduler is not None and self.sw["lr_schedule"] == "per_epoch":
@@ -322,153 +309,3 @@ def train(case: str, switches: dict, data: dict, seed: int, epochs: int | None =
         result["diverged"] = True
     return result | {"train_loss": losses, "wall_seconds": time.perf_counter() - start,
                      "cpu_seconds": time.process_time() - cpu}
-
-
-# ------------------------------------------------------------------ Keras' names and layouts
-
-def _keras_layout(module, which: str, tensor):
-    from torch import nn
-
-    if tensor is None:
-        return None
-    if isinstance(module, nn.Linear) and which == "weight":
-        return tensor.T
-    if isinstance(module, nn.Conv2d) and which == "weight":
-        return tensor.permute(2, 3, 1, 0)
-    if isinstance(module, nn.LSTM) and which in ("weight_ih_l0", "weight_hh_l0"):
-        return tensor.T
-    return tensor
-
-
-KERAS_NAMES = {"weight": "kernel", "bias": "bias", "weight_ih_l0": "kernel", "weight_hh_l0": "recurrent_kernel",
-               "bias_ih_l0": "bias", "running_mean": "moving_mean", "running_var": "moving_variance"}
-BN_NAMES = {"weight": "gamma", "bias": "beta"}
-
-
-def _core(block):
-    """The one module with weights in a block (Linear, Conv2d, BatchNorm2d or LSTM), or None."""
-    from torch import nn
-
-    for module in block.modules():
-        if isinstance(module, (nn.Linear, nn.Conv2d, nn.BatchNorm2d, nn.LSTM)):
-            return module
-    return None
-
-
-def keras_named(model, kind: str, optimizer=None) -> list:
-    """``[(name, array)]`` of the model's weights in Keras' names, order and layout.
-
-    ``kind``: ``param`` (the weights; an LSTM's bias is bias_ih + bias_hh,
-    the bias it computes with), ``gradient``, ``adam m``, ``adam v`` (of
-    bias_ih for an LSTM's bias), or ``stat`` (BatchNorm's running mean and
-    variance).
-    """
-    from torch import nn
-
-    out, prefix = [], "" if kind == "param" else f"{kind} "
-    for name, block in model.named_children():
-        module = _core(block)
-        if module is None:
-            continue
-        if kind == "stat":
-            if isinstance(module, nn.BatchNorm2d):
-                out += [(f"{name}.moving_mean", module.running_mean), (f"{name}.moving_variance", module.running_var)]
-            continue
-        whiches = (["weight_ih_l0", "weight_hh_l0", "bias_ih_l0"] if isinstance(module, nn.LSTM)
-                   else ["weight", "bias"])
-        for which in whiches:
-            p = getattr(module, which)
-            if p is None:
-                continue
-            keras = (BN_NAMES if isinstance(module, nn.BatchNorm2d) else KERAS_NAMES)[which]
-            if kind == "param":
-                tensor = p + module.bias_hh_l0 if which == "bias_ih_l0" else p
-            elif kind == "gradient":
-                tensor = p.grad
-            else:
-                state = optimizer.state.get(p, {})
-                tensor = state.get("exp_avg" if kind == "adam m" else "exp_avg_sq")
-            out.append((f"{prefix}{name}.{keras}", _keras_layout(module, which, tensor)))
-    return [(n, None if t is None else t.detach().numpy().copy()) for n, t in out]
-
-
-def load_keras_weights(model, weights: dict) -> None:
-    """Set the model's weights to Keras' (``{<layer>.<weight>: array}`` in Keras' layout); an LSTM's bias
-    goes to bias_ih, bias_hh to zero."""
-    import torch
-    from torch import nn
-
-    with torch.no_grad():
-        for name, block in model.named_children():
-            module = _core(block)
-            if module is None:
-                continue
-            pairs = (("weight_ih_l0", "kernel"), ("weight_hh_l0", "recurrent_kernel"), ("bias_ih_l0", "bias")) \
-                if isinstance(module, nn.LSTM) else \
-                (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"),
-                 ("running_var", "moving_variance")) if isinstance(module, nn.BatchNorm2d) else \
-                (("weight", "kernel"), ("bias", "bias"))
-            for which, keras in pairs:
-                if getattr(module, which) is None:
-                    continue
-                value = torch.from_numpy(np.asarray(weights[f"{name}.{keras}"]))
-                target = getattr(module, which)
-                if isinstance(module, nn.Linear) and which == "weight":
-                    value = value.T
-                elif isinstance(module, nn.Conv2d) and which == "weight":
-                    value = value.permute(3, 2, 0, 1)
-                elif isinstance(module, nn.LSTM) and which != "bias_ih_l0":
-                    value = value.T
-                target.copy_(value)
-            if isinstance(module, nn.LSTM):
-                module.bias_hh_l0.zero_()
-
-
-class Traced:
-    """The port, one ``train_step`` at a time, with every tensor named as ``keras_ref.Traced`` names it."""
-
-    def __init__(self, case: str, switches: dict, data: dict, seed: int, keras_weights: dict | None = None):
-        self.c = CASES[case]
-        self.port = Port(case, switches, data, seed)
-        if keras_weights is not None:
-            load_keras_weights(self.port.model, keras_weights)
-        self.port.model.train()
-
-    def initial_weights(self) -> dict:
-        return dict(keras_named(self.port.model, "param") + keras_named(self.port.model, "stat"))
-
-    def step(self, x, y, mask) -> list[tuple[str, np.ndarray]]:
-        import torch
-
-        model, recorded = self.port.model, []
-
-        def record(name, tensor):
-            if name == "gradients":
-                recorded.extend(keras_named(model, "gradient"))
-                return
-            t = tensor.detach()
-            if self.c.family == "cnn" and t.dim() == 4:
-                t = t.permute(0, 2, 3, 1)
-            recorded.append((name, t.numpy().copy()))
-
-        x_t = torch.from_numpy(to_torch_layout(self.c.family, x))
-        recorded.append(("input", np.asarray(to_keras_input(self.c.family, x_t.numpy()))))
-        self.port.train_step(x_t, torch.from_numpy(y), record,
-                             torch.from_numpy(mask) if self.c.family == "cnn" else None)
-        opt = self.port.optimizer
-        recorded += keras_named(model, "adam m", opt) + keras_named(model, "adam v", opt)
-        recorded += keras_named(model, "param") + keras_named(model, "stat")
-        return recorded
-
-    def end_epoch(self) -> None:
-        self.port.end_epoch()
-
-    def evaluate(self, X_val) -> list[tuple[str, np.ndarray]]:
-        import torch
-
-        output = self.port.evaluate(torch.from_numpy(to_torch_layout(self.c.family, X_val)))
-        return [("validation output", output)] + keras_named(self.port.model, "stat")
-
-
-def to_keras_input(family: str, x):
-    return np.transpose(x, (0, 2, 3, 1)) if family == "cnn" else x

@@ -13,69 +13,10 @@ import numpy as np
 import pandas as pd
 
 from gapstudy.config import ConfigError
-from gapstudy.trace import engine, mapping
-from gapstudy.studies.port import fixes, probes, sides, spec
+from gapstudy.trace import engine
+from gapstudy.studies.port import fixes, probes, sides
+from gapstudy.studies.port.lockstep import Setup, check_start, compare_runs, control_run, init_rows, plan, traced_run
 from gapstudy.trace.observe import Observer, StopTraining
-
-
-class Setup:
-    """Both sides of a port from one seed, with Keras' weights in the PyTorch module."""
-
-    def __init__(self, config: dict, seed: int, data: dict | None = None, entries=None, copy_weights=True):
-        port = config["port"]
-        self.port, self.entries = port, entries or spec.Entries(port)
-        self.data = data if data is not None else sides.load_data(port, self.entries)
-        self.channels_first = port["data"]["torch_layout"] == "channels_first"
-        self.layout = "channels_first" if self.channels_first else "channels_last"
-        self.X_torch = sides.torch_layout(port, self.data["X_train"])
-        self.keras = sides.build_keras(self.entries, seed, self.data["X_train"][:2])
-        self.tp = sides.build_torch(self.entries, seed)
-        self.example = _tensor(self.X_torch[:2])
-        self.pairs = pair(self.keras, self.tp.model, self.example, port["mapping"])
-        self.facts = probes.keras_facts(self.keras, port["keras"]["fit"])
-        check_shapes(self)
-        if copy_weights:
-            try:
-                mapping.keras_to_torch(self.pairs, self.layout)
-            except mapping.MappingError as error:
-                raise ConfigError(f"port.mapping: {error}") from None
-        batch = port["keras"]["fit"]["batch_size"]
-        self.tp.loader = sides.make_loader(self.entries, self.X_torch, self.data["y_train"], batch)
-        self.tp.val_loader = sides.make_loader(self.entries, sides.torch_layout(port, self.data["X_val"]),
-                                               self.data["y_val"], batch)
-
-
-def _tensor(x):
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(x))
-
-
-def pair(keras_model, module, example, overrides):
-    try:
-        return mapping.pair(keras_model, module, example, overrides)
-    except mapping.MappingError as error:
-        raise ConfigError(f"port.mapping: {error}") from None
-    except Exception as error:
-        raise ConfigError(f"port.torch.build: the module's forward on two training rows of shape "
-                          f"{tuple(example.shape)} raised {type(error).__name__}: {error} "
-                          "(port.data.torch_layout says which layout the module reads)") from None
-
-
-def check_shapes(s: Setup) -> None:
-    """Both models' outputs on two training rows: the same number of values per row."""
-    import torch
-
-    keras_out = np.asarray(s.keras(s.data["X_train"][:2], training=False))
-    with torch.no_grad():
-        was = s.tp.model.training
-        s.tp.model.eval()
-        torch_out = s.tp.model(s.example)
-        s.tp.model.train(was)
-    torch_out = (torch_out[0] if isinstance(torch_out, (tuple, list)) else torch_out).detach().numpy()
-    if keras_out.size != torch_out.size:
-        raise ConfigError(f"port.torch.build: the module's output on two rows has shape {torch_out.shape}, the "
-                          f"Keras model's {keras_out.shape}; allowed: the same values per row")
 
 
 def check(config: dict) -> None:
@@ -114,278 +55,38 @@ def check(config: dict) -> None:
                           f"({type(error).__name__}: {error}); allowed: a Sequential or functional model") from None
 
 
-def _dropout_pairs(s: Setup) -> tuple[list, dict]:
-    """The dropout calls of the PyTorch forward (``nn.Dropout``'s and ``F.dropout``'s, in call order) against
-    Keras' Dropout layers in model order; and the Dropout modules among them. Paired only where the counts
-    agree (else no mask is carried over, and the trace after a dropout compares other draws)."""
-    import keras
-    import torch
-    from torch.overrides import TorchFunctionMode
-
-    calls, inside = [], []
-    hooks = []
-    for n, m in s.tp.model.named_modules():
-        if isinstance(m, torch.nn.Dropout):
-            hooks.append(m.register_forward_pre_hook(lambda mod, args, n=n: inside.append(n)))
-            hooks.append(m.register_forward_hook(lambda mod, args, out: inside.pop() and None))
-
-    class Count(TorchFunctionMode):
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            if getattr(func, "__name__", "") == "dropout":
-                calls.append(inside[-1] if inside else None)
-            return func(*args, **(kwargs or {}))
-
-    was = s.tp.model.training
-    s.tp.model.eval()
-    with torch.no_grad(), Count():
-        s.tp.model(s.example)
-    s.tp.model.train(was)
-    for h in hooks:
-        h.remove()
-    keras_drops = [layer.name for layer in s.keras.layers if isinstance(layer, keras.layers.Dropout)]
-    if len(calls) != len(keras_drops):
-        return [], {}
-    return keras_drops, {module: k for module, k in zip(calls, keras_drops) if module is not None}
-
-
-def dropout_orders(s: Setup, keras_drops: list) -> dict:
-    """``{Keras Dropout layer: index}`` such that Keras' Dropout input is the PyTorch one's ``[:, index]``.
-
-    After a flatten of channels-first features (PyTorch's (C, H, W) order against Keras' (H, W, C)), a
-    mask drawn for the PyTorch side is carried over through this index; None where no flatten of images
-    comes before the Dropout (the layout conversion alone carries the mask over).
-    """
-    import keras
-
-    out = {}
-    layers = list(s.keras.layers)
-    for keras_name in keras_drops:
-        out[keras_name] = None
-        if not s.channels_first:
-            continue
-        at = [layer.name for layer in layers].index(keras_name)
-        for layer in reversed(layers[:at]):
-            if isinstance(layer, keras.layers.Flatten):
-                shape = tuple(layer.input.shape[1:])
-                if len(shape) >= 2:
-                    torch_order = np.arange(int(np.prod(shape))).reshape((shape[-1],) + shape[:-1])
-                    out[keras_name] = np.moveaxis(torch_order, 0, -1).reshape(-1)
-                break
-            if isinstance(layer, (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D)):
-                break
-    return out
-
-
-def init_rows(config: dict, s: Setup, draws: int = engine.INIT_DRAWS) -> list[dict]:
-    """Step 0: Keras' and the port's initial weights over ``draws`` seeds, as distributions."""
-    k_draws, p_draws = [], []
-    seed = config["lockstep"]["seed"]
-    for i in range(draws):
-        keras_model = sides.build_keras(s.entries, seed + i, s.data["X_train"][:2])
-        tp = sides.build_torch(s.entries, seed + i)
-        pairs = pair(keras_model, tp.model, s.example, s.port["mapping"])
-        # Keras names layers it was not given a name for anew in every model (dense, then dense_2, ...): each
-        # draw's weights are named after the traced model's layers, pair by pair.
-        rename = {layer.name: traced.name for (layer, _, _), (traced, _, _) in zip(pairs, s.pairs)}
-
-        def named(items):
-            return {rename[n.split(".", 1)[0]] + "." + n.split(".", 1)[1]: a for n, a in items}
-
-        k_draws.append(named(mapping.keras_named([layer for layer, _, _ in pairs])))
-        p_draws.append(named(mapping.torch_named(pairs, "param")))
-    return engine.init_statistics(k_draws, p_draws)
-
-
 def diagnose(config: dict, data: dict | None = None, log=print) -> tuple[pd.DataFrame, dict, list[dict]]:
     """Trace the port against Keras; (every traced row, the trace's summary, the ranked findings)."""
-    import torch
-
     lock = config["lockstep"]
     seed, epochs = lock["seed"], lock["epochs"]
     s = Setup(config, seed, data)
-    start = engine.compare(mapping.keras_named([layer for layer, _, _ in s.pairs]),
-                           mapping.torch_named(s.pairs, "param"), lock["atol"], lock["rtol"])
-    if any(r["differs"] for r in start):
-        raise RuntimeError("the port did not take Keras' initial weights: "
-                           + ", ".join(r["tensor"] for r in start if r["differs"]))
+    check_start(s, lock)
     init = init_rows(config, s)
-    facts_torch = probes.torch_facts(s.tp)
-    calls, drops = _dropout_pairs(s)
-    # A layer's activation, for a port that applies it as a function in forward (torch.relu(self.hidden(x))).
-    activations = {layer.name: layer.activation for layer, _, _ in s.pairs
-                   if getattr(getattr(layer, "activation", None), "__name__", "linear") != "linear"}
-    keras_order = {name: index for name, index in dropout_orders(s, calls).items() if index is not None}
-    blocks = {name: layer.name for layer, name, _ in s.pairs}
-
-    run = _traced_run(s, blocks, drops, calls, lock, epochs, seed, log)
+    facts_keras, facts_torch = probes.keras_facts(s.keras, s.port["keras"]["fit"]), probes.torch_facts(s.tp)
+    p = plan(s)
+    run = traced_run(s, p, lock, epochs, seed, log)
     observer = run["observer"]
-    epoch_rows = run["epoch_rows"]
     if any(st["rows"] is None for st in observer.steps):
         raise RuntimeError("a batch of the port's loader holds rows that are not rows of the training data "
                            "(augmentation, or another dtype?): Keras cannot replay it")
-    evidence = probes.Evidence(keras=s.facts, torch=facts_torch, pairs=s.pairs, steps=observer.steps,
+    evidence = probes.Evidence(keras=facts_keras, torch=facts_torch, pairs=s.pairs, steps=observer.steps,
                                eval_calls=observer.eval_calls, scheduler_calls=observer.scheduler_calls,
                                has_train_behaviour=observer.has_train_behaviour, init_rows=init,
-                               per_epoch={"rows": [np.concatenate(e) for e in epoch_rows if e]})
+                               per_epoch={"rows": [np.concatenate(e) for e in run["epoch_rows"] if e]})
     found = probes.run(evidence)
     # The control: the port with every fix the workflow applies, from the same weights, on the port's rows
     # and with the port's dropout masks; a difference it shares with the port is not the port's.
     fixable = [f["probe"] for f in found if applicable(f["probe"], s)]
-    control = _control(config, s, fixable, blocks, drops, calls, lock, epochs, seed, run, log) if fixable else None
-    replay = engine.KerasReplay(s.keras, list(blocks.values()), calls)
-    X, y = s.data["X_train"], s.data["y_train"]
-    rows, v = [], 0
-    keras_shuffles = s.port["keras"]["fit"]["shuffle"]
-    epoch_of = np.repeat(np.arange(1, len(epoch_rows) + 1), [len(e) for e in epoch_rows])
-    tol = lock["atol"], lock["rtol"]
-    for i, rec in enumerate(observer.steps):
-        step = i + 1
-        idx = rec["rows"]
-        masks = {calls[k]: (m[:, keras_order[calls[k]]] if calls[k] in keras_order else
-                            _keras_mask(m, s.channels_first)) for k, m in rec["masks"].items()}
-        a, b = engine.align(replay.step(X[idx], y[idx], masks), _tensors(rec, X[idx], activations, keras_order))
-        c = None
-        if control is not None and i < len(control["observer"].steps):
-            c = engine.align(a, _tensors(control["observer"].steps[i], X[idx], activations, keras_order))[1]
-        epoch = int(epoch_of[i]) if i < len(epoch_of) else len(epoch_rows)
-        ordered = epoch_rows[epoch - 1] if epoch_rows else []
-        if sum(len(e) for e in epoch_rows[:epoch - 1]) == i:
-            in_order = np.array_equal(np.concatenate(ordered), np.arange(sum(len(r) for r in ordered)))
-            rows.append({"step": step, "epoch": epoch, "position": -1, "tensor": engine.BATCH_ROWS,
-                         "kind": "input", "max_abs_difference": float(in_order == keras_shuffles),
-                         "keras_scale": 1.0, "relative_difference": float(in_order == keras_shuffles),
-                         "differs": bool(in_order and keras_shuffles)})
-        rows += [r | {"step": step, "epoch": epoch} for r in engine.compare(a, b, *tol, c, missing_differs=False)]
-        while v < len(run["validations"]) and run["validations"][v][0] == step:
-            k_eval = replay.evaluate(s.data["X_val"])
-            k_eval[0] = ("validation output", sides.as_probabilities(s.port["task"], k_eval[0][1]))
-            t_eval, c_eval = (_validation(s, r["validations"][v]) if r is not None and v < len(r["validations"])
-                              else None for r in (run, control))
-            rows += [r | {"step": step, "epoch": epoch}
-                     for r in engine.compare(k_eval, t_eval, *tol, c_eval, missing_differs=False)]
-            v += 1
-    init_frame = [r | {"step": 0, "epoch": 0} for r in init]
-    steps = pd.DataFrame(init_frame + rows, columns=engine.STEP_COLUMNS)
-    result = engine.summarise(steps, lock["atol"], lock["rtol"], epochs, port=s.port["name"])
+    control = None
+    if fixable:
+        c = Setup(config, seed, s.data, s.entries)
+        ctx = fixes.Context(keras=facts_keras, pairs=c.pairs, seed=seed, keras_model=None,
+                            batch_size=s.port["keras"]["fit"]["batch_size"])
+        fixes.apply([n for n in fixable if n not in fixes.LOADER_FIXES], c.tp, ctx, "objects")
+        control = control_run(s, c, p, run, lock, epochs, seed, log)
+    steps, result = compare_runs(s, p, run, control, init, lock, epochs, port=s.port["name"])
     result["control"] = ", ".join(fixable) if control is not None else None
-    # From the same weights (steps after 0): where the port first leaves Keras, and where it leaves Keras
-    # with the control (the fixed port) beside it, a difference no fix here addresses (or round-off).
-    later = steps[steps["step"] > 0]
-    same = engine.summarise(later, lock["atol"], lock["rtol"], epochs) if len(later) else {}
-    result |= {f"traced_{k}": same.get(k) for k in ("first_step", "first_tensor", "first_kind")}
-    beyond = later["max_abs_difference"] > lock["atol"] + lock["rtol"] * later["keras_scale"]
-    shared = later[beyond & ~later["differs"] & later["from_fixed_port"].notna()]
-    first = shared.iloc[0] if len(shared) else None
-    result |= {"unexplained_step": None if first is None else int(first["step"]),
-               "unexplained_tensor": None if first is None else first["tensor"]}
     return steps, result, rank(found, result, s)
-
-
-def _snapshot(s: Setup):
-    """What a step leaves, in Keras' names: gradients, Adam's moments, the weights and statistics."""
-    def snapshot(obs):
-        return (mapping.torch_named(s.pairs, "gradient") + mapping.torch_named(s.pairs, "adam m", s.tp.optimizer)
-                + mapping.torch_named(s.pairs, "adam v", s.tp.optimizer) + mapping.torch_named(s.pairs, "param"))
-    return snapshot
-
-
-def _traced_run(s: Setup, blocks, drops, calls, lock, epochs, seed, log, replay_masks=None) -> dict:
-    """The user's loop under an ``Observer`` for ``epochs`` (or ``lockstep.max_steps``): every step's record,
-    the rows of each epoch, and the validation output and weights after each."""
-    import torch
-
-    observer = Observer(s.tp, s.X_torch, s.channels_first, blocks=blocks, dropouts=drops,
-                        mask_seed=None if replay_masks is not None else seed, snapshot=_snapshot(s),
-                        dropout_calls=calls, stop_after=lock.get("max_steps"), replay_masks=replay_masks)
-    X_val_torch = sides.torch_layout(s.port, s.data["X_val"])
-    epoch_rows, validations = [], []
-
-    def on_epoch(epoch):
-        done = sum(len(e) for e in epoch_rows)
-        epoch_rows.append([st["rows"] for st in observer.steps[done:]])
-        with torch.no_grad():
-            observer.eval_calls, saved = [], observer.eval_calls
-            out = sides.predict_torch(s.entries, s.tp, X_val_torch)
-            observer.eval_calls = saved
-        validations.append((len(observer.steps), out, mapping.torch_named(s.pairs, "param")))
-        log(f"{'control' if replay_masks is not None else 'port'}: epoch {epoch + 1} traced, "
-            f"{len(observer.steps)} steps ({done} before)")
-
-    stopped = False
-    try:
-        with observer.function_mode():
-            sides.run_loop(s.entries, s.tp, epochs, on_epoch if s.entries.per_epoch else None)
-    except StopTraining:  # lockstep.max_steps reached: the trace ends there, validation after it
-        stopped = True
-    if stopped or not s.entries.per_epoch:
-        on_epoch(len(epoch_rows))
-    observer.detach()
-    return {"observer": observer, "epoch_rows": epoch_rows, "validations": validations}
-
-
-class _EpochReplay:
-    """A batch sampler that yields, at its e-th pass, the rows the port's loader drew in epoch e."""
-
-    def __init__(self, epochs: list):
-        self.epochs, self.pass_ = [[list(map(int, r)) for r in e] for e in epochs], 0
-
-    def __iter__(self):
-        batches = self.epochs[min(self.pass_, len(self.epochs) - 1)]
-        self.pass_ += 1
-        return iter(batches)
-
-    def __len__(self):
-        return len(self.epochs[min(self.pass_, len(self.epochs) - 1)])
-
-
-def _control(config, s: Setup, names, blocks, drops, calls, lock, epochs, seed, run, log) -> dict | None:
-    """The fixed port traced on the port's rows and masks; None where the loader cannot replay them (not a
-    DataLoader over the training rows in their order)."""
-    from torch.utils.data import DataLoader
-
-    if not isinstance(s.tp.loader, DataLoader):
-        return None
-    c = Setup(config, seed, s.data, s.entries)
-    ctx = fixes.Context(keras=s.facts, pairs=c.pairs, seed=seed, keras_model=None,
-                        batch_size=s.port["keras"]["fit"]["batch_size"])
-    fixes.apply([n for n in names if n not in fixes.LOADER_FIXES], c.tp, ctx, "objects")
-    c.tp.loader = DataLoader(s.tp.loader.dataset, batch_sampler=_EpochReplay(run["epoch_rows"]),
-                             collate_fn=s.tp.loader.collate_fn)
-    masks = [rec["masks"] for rec in run["observer"].steps]
-    out = _traced_run(c, blocks, drops, calls, lock, epochs, seed, log, replay_masks=masks)
-    ours = [st["rows"] for st in run["observer"].steps]
-    theirs = [st["rows"] for st in out["observer"].steps]
-    if len(theirs) != len(ours) or any(a is None or b is None or not np.array_equal(a, b) for a, b in zip(ours, theirs)):
-        log("control: its loader did not replay the port's rows; no control")
-        return None
-    return out
-
-
-def _tensors(rec, x, activations, keras_order) -> list:
-    """One traced step of a PyTorch side as ``[(name, array or alternatives)]``, in Keras' names and layout."""
-    return ([("input", x)] + [(name, _with_activation(activations.get(name),
-                                                      [t[:, keras_order[name]] for t in alts]
-                                                      if name in keras_order else alts))
-                              for name, alts in rec["order"]]
-            + [("loss input", rec.get("loss_input")), ("loss", rec["loss"].numpy() if rec["loss"] is not None else None)]
-            + rec["snapshot"])
-
-
-def _validation(s: Setup, validation) -> list:
-    return [("validation output", sides.as_probabilities(s.port["task"], validation[1]))] + validation[2]
-
-
-def _with_activation(activation, alternatives: list) -> list:
-    """The PyTorch side's alternatives of a layer's output, and each with the Keras layer's activation applied."""
-    if activation is None:
-        return alternatives
-    return alternatives + [np.asarray(activation(x)) for x in alternatives]
-
-
-def _keras_mask(mask, channels_first):
-    from gapstudy.trace.observe import to_keras_layout
-
-    return to_keras_layout(mask, channels_first)
 
 
 def applicable(name: str, s: Setup) -> bool:

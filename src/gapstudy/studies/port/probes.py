@@ -54,7 +54,7 @@ STORIES = {
 
 SIGNATURES = {
     "target_broadcast": "loss", "double_softmax": "loss", "sigmoid_bce_logits": "loss",
-    "sum_reduction": "loss", "l2_weight_decay": "loss", "clipnorm_global": "gradient", "unshuffled": "input",
+    "sum_reduction": "loss", "l2_weight_decay": "loss", "clipnorm_global": "Adam moment", "unshuffled": "input",
     "batch_size": "input", "forgotten_eval": "validation output", "bn_momentum": "BatchNorm statistic",
     "bn_epsilon": "layer output", "layernorm_epsilon": "layer output", "lr_schedule_per_epoch": "updated weight",
     "adam_epsilon": "updated weight", "dense_init": "initial weights", "lstm_init": "initial weights",

@@ -298,3 +298,15 @@ class Entries:
         data = port["data"]
         self.generator = (load(data["generator"], "port.data.generator", path) if "generator" in data else None)
         self.metric = (load(port["metric"], "port.metric", path) if port["metric"] not in METRICS else None)
+
+    @classmethod
+    def of(cls, port: dict, keras_model, build, loop, per_epoch: bool = True, predict=None, loader=None,
+           callbacks=None, generator=None, metric=None) -> "Entries":
+        """A port whose entry points are given as functions, not names (the catalogue's cases): the same
+        object the engine reads for a user's port, with nothing imported."""
+        self = cls.__new__(cls)
+        self.port, self.keras_model, self.build, self.loop, self.per_epoch = port, keras_model, build, loop, per_epoch
+        self.loop_key = "port.torch.train_epoch" if per_epoch else "port.torch.train"
+        self.predict, self.loader, self.callbacks, self.generator, self.metric = (predict, loader, callbacks,
+                                                                                  generator, metric)
+        return self
