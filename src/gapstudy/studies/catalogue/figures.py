@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from gapstudy.studies.catalogue.lockstep import KINDS  # noqa: E402
+from gapstudy.trace.engine import KINDS  # noqa: E402
 
 FIGURES = {
     "forest": "Effect of each pitfall on its case's validation metric: the fixed port with that one pitfall "
