@@ -181,12 +181,10 @@ def test_the_fixed_port_stays_with_keras_for_a_whole_epoch(datasets, case):
 
 @pytest.mark.parametrize("case, arm, step, tensor", [
     ("seed", "target_broadcast", 1, "loss"),  # the seed question: step 1, the loss
-    # Probabilities where Keras' loss takes logits: the forward agrees (Keras' output is probabilities too),
-    # the loss does not.
-    ("digits_mlp", "double_softmax", 1, "loss"),
+    ("digits_mlp", "double_softmax", 1, "loss input"),  # probabilities where the loss reads logits
     ("digits_mlp", "sum_reduction", 1, "loss"),
     ("digits_mlp", "l2_weight_decay", 1, "loss"),  # Keras' loss holds the penalty, the port's does not
-    ("cancer_mlp", "sigmoid_bce_logits", 1, "loss"),
+    ("cancer_mlp", "sigmoid_bce_logits", 1, "loss input"),
     ("seed", "dense_init", 0, "initial hidden.kernel"),
     ("digits_mlp", "unshuffled", 1, "batch rows"),  # the rows in order, where fit shuffles
     ("digits_mlp", "clipnorm_global", 1, "adam m hidden.kernel"),

@@ -30,6 +30,18 @@ LOSS_FUNCTIONS = {"mse_loss": "mean_squared_error", "l1_loss": "mean_absolute_er
                   "nll_loss": "categorical_crossentropy", "binary_cross_entropy": "binary_crossentropy",
                   "binary_cross_entropy_with_logits": "binary_crossentropy"}
 ACTIVATIONS = ("softmax", "sigmoid", "log_softmax")
+# What each loss function reads its input as: logits (it applies softmax or sigmoid itself), probabilities,
+# or log-probabilities (NLLLoss, after log_softmax); a regression loss reads the values themselves.
+LOSS_READS = {"cross_entropy": "logits", "binary_cross_entropy_with_logits": "logits",
+              "binary_cross_entropy": "probabilities", "nll_loss": "log-probabilities",
+              "mse_loss": "probabilities", "l1_loss": "probabilities", "smooth_l1_loss": "probabilities",
+              "huber_loss": "probabilities"}
+
+
+def loss_reads(loss_calls: list) -> str | None:
+    """What the port's loss reads the model's output as (``LOSS_READS``), from the first loss function the
+    step applied to it; None where the loss is hand-written."""
+    return next((LOSS_READS[c["function"]] for c in loss_calls if c["function"] in LOSS_READS), None)
 
 
 def _name(func) -> str:
@@ -119,8 +131,6 @@ class Observer:
 
     # ---------------------------------------------------------- hooks
     def _attach(self) -> None:
-        import torch
-
         tp, model, add = self.tp, self.tp.model, self.tp.removers.append
         add(model.register_forward_pre_hook(self._pre).remove)
         add(model.register_forward_hook(self._post).remove)

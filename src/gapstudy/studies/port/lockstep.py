@@ -20,7 +20,7 @@ import pandas as pd
 from gapstudy.config import ConfigError
 from gapstudy.trace import engine, mapping
 from gapstudy.studies.port import sides, spec
-from gapstudy.trace.observe import Observer, StopTraining
+from gapstudy.trace.observe import Observer, StopTraining, loss_reads
 
 
 class Setup:
@@ -232,7 +232,8 @@ def compare_runs(s: Setup, p: Plan, run: dict, control: dict | None, init: list[
         idx = rec["rows"]
         masks = {calls[k]: (m[:, keras_order[calls[k]]] if calls[k] in keras_order else
                             _keras_mask(m, s.channels_first)) for k, m in rec["masks"].items()}
-        a, b = engine.align(replay.step(X[idx], y[idx], masks), _tensors(rec, X[idx], p.activations, keras_order))
+        keras = _as_the_loss_reads(replay.step(X[idx], y[idx], masks), loss_reads(rec["loss_calls"]))
+        a, b = engine.align(keras, _tensors(rec, X[idx], p.activations, keras_order))
         c = None
         if control is not None and i < len(control["observer"].steps):
             c = engine.align(a, _tensors(control["observer"].steps[i], X[idx], p.activations, keras_order))[1]
@@ -370,6 +371,21 @@ def _tensors(rec, x, activations, keras_order) -> list:
                               for name, alts in rec["order"]]
             + [("loss input", rec.get("loss_input")), ("loss", rec["loss"].numpy() if rec["loss"] is not None else None)]
             + rec["snapshot"])
+
+
+def _as_the_loss_reads(keras: list, reads: str | None) -> list:
+    """Keras' step with "loss input" as the port's loss reads it: Keras' losses read the logits of a softmax
+    or sigmoid output; a port whose loss applies its own (``cross_entropy``) must hand it the logits too,
+    one whose loss reads probabilities (``BCELoss`` after ``Sigmoid``) the output, and ``NLLLoss`` the
+    log-probabilities. A hand-written loss is compared with the closer of logits and output."""
+    out = []
+    for name, value in keras:
+        if name == "loss input" and reads is not None:
+            logits, y_pred = value
+            value = (logits if reads == "logits" else
+                     np.log(np.clip(y_pred, 1e-30, None)) if reads == "log-probabilities" else y_pred)
+        out.append((name, value))
+    return out
 
 
 def _validation(s: Setup, validation) -> list:

@@ -53,7 +53,7 @@ STORIES = {
 }
 
 SIGNATURES = {
-    "target_broadcast": "loss", "double_softmax": "loss", "sigmoid_bce_logits": "loss",
+    "target_broadcast": "loss", "double_softmax": "loss input", "sigmoid_bce_logits": "loss input",
     "sum_reduction": "loss", "l2_weight_decay": "loss", "clipnorm_global": "Adam moment", "unshuffled": "input",
     "batch_size": "input", "forgotten_eval": "validation output", "bn_momentum": "BatchNorm statistic",
     "bn_epsilon": "layer output", "layernorm_epsilon": "layer output", "lr_schedule_per_epoch": "updated weight",
