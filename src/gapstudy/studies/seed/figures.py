@@ -8,6 +8,8 @@ lists, in that order; ``intervals`` is the config's interval settings
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -24,6 +26,19 @@ from gapstudy.registry import FRAMEWORKS  # noqa: E402
 
 # Each framework's palette (registry): as_posted darkest, further variants lighter.
 FRAMEWORK_ORDER = tuple(FRAMEWORKS)
+
+
+@contextmanager
+def fixed_jitter(seed: int = 0):
+    """seaborn's ``stripplot`` jitters its points with NumPy's global generator (``np.random.uniform``):
+    seeded here, so that a figure drawn twice from the same tables is the same picture, and the global
+    state restored after."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def band(intervals: dict):
@@ -192,8 +207,9 @@ def mse_per_variant(runs: pd.DataFrame, summary: pd.DataFrame, path, intervals: 
         1, data["device"].nunique(), figsize=(1.2 * len(order) + 2, 4.5), squeeze=False
     )
     for ax, (device, group) in zip(axes.flat, data.groupby("device")):
-        sns.stripplot(data=group, x="run", y="val_mse", hue="run", order=order,
-                      palette=palette(order), alpha=0.6, ax=ax, legend=False)
+        with fixed_jitter():
+            sns.stripplot(data=group, x="run", y="val_mse", hue="run", order=order,
+                          palette=palette(order), alpha=0.6, ax=ax, legend=False)
         rows = means[means["device"] == device].set_index("run")
         shown = [i for i, name in enumerate(order) if name in rows.index]
         row = rows.loc[[order[i] for i in shown]]
@@ -216,8 +232,9 @@ def run_time(runs: pd.DataFrame, path, intervals: dict) -> None:
     fig, ax = plt.subplots(figsize=(1.2 * len(order) + 2, 4.5))
     sns.barplot(data=data, x="run", y="wall_seconds", hue="device", order=order,
                 errorbar=None, alpha=0.5, ax=ax)
-    sns.stripplot(data=data, x="run", y="wall_seconds", hue="device", order=order,
-                  dodge=True, color="black", size=3, ax=ax, legend=False)
+    with fixed_jitter():
+        sns.stripplot(data=data, x="run", y="wall_seconds", hue="device", order=order,
+                      dodge=True, color="black", size=3, ax=ax, legend=False)
     ax.set_xlabel("framework/variant")
     ax.tick_params(axis="x", rotation=60)
     plt.setp(ax.get_xticklabels(), ha="right")
