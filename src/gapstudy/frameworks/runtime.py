@@ -115,6 +115,14 @@ def versions(packages=("numpy", "scipy", "scikit-learn", "torch", "tensorflow", 
     return found
 
 
+def version_columns() -> dict:
+    """The framework versions a table of runs carries in its columns: ``torch``, ``tensorflow`` (the CPU
+    build's where that is what is installed) and ``keras``."""
+    found = versions()
+    return {"torch": found.get("torch"), "tensorflow": found.get("tensorflow") or found.get("tensorflow-cpu"),
+            "keras": found.get("keras")}
+
+
 def all_distributions() -> dict:
     """Every installed distribution and its version, for the report."""
     return dict(

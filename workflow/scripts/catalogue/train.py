@@ -15,10 +15,7 @@ from gapstudy.io import atomic_path, open_log  # noqa: E402
 log = open_log(snakemake.log[0])
 p = snakemake.params
 rows = run.train_arm(p.case, p.arm, data.load(snakemake.input.npz), p.seeds, p.epochs, log=log)
-versions = runtime.versions()
-table = pd.DataFrame(rows).assign(threads=snakemake.threads, torch=versions.get("torch"),
-                                  tensorflow=versions.get("tensorflow") or versions.get("tensorflow-cpu"),
-                                  keras=versions.get("keras"))
+table = pd.DataFrame(rows).assign(threads=snakemake.threads, **runtime.version_columns())
 with atomic_path(Path(snakemake.output.runs)) as tmp:
     table.to_csv(tmp, index=False)
 log(f"{p.case}/{p.arm}: {len(rows)} seeds")

@@ -17,10 +17,7 @@ log = open_log(snakemake.log[0])
 p = snakemake.params
 findings = json.loads(Path(snakemake.input.findings).read_text())
 rows = train.train_arm({"port": p.port}, p.arm, findings, sides.load_npz(snakemake.input.npz), p.seeds, log=log)
-versions = runtime.versions()
-table = pd.DataFrame(rows).assign(threads=snakemake.threads, torch=versions.get("torch"),
-                                  tensorflow=versions.get("tensorflow") or versions.get("tensorflow-cpu"),
-                                  keras=versions.get("keras"))
+table = pd.DataFrame(rows).assign(threads=snakemake.threads, **runtime.version_columns())
 with atomic_path(Path(snakemake.output.runs)) as tmp:
     table.to_csv(tmp, index=False)
 log(f"{p.arm}: {len(rows)} seeds")
