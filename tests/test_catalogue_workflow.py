@@ -74,8 +74,16 @@ def test_a_finished_catalogue_has_nothing_to_rerun_and_an_edit_reruns_only_what_
     from gapstudy.studies.catalogue import cases
 
     assert train == {(c, a) for c in cases.CASES for a in cases.arms(c) if a != cases.KERAS}
-    # The keys of a case reordered in the config change nothing.
     port.write_text(port.read_text().replace("\n# an edit\n", ""))
+    # An edit of the trace engine that the catalogue shares with users' ports: every trace reruns, and no
+    # training job, so that the engine cannot move a table of runs.
+    for module in ("trace/engine.py", "trace/observe.py", "studies/port/lockstep.py"):
+        engine = work / "src/gapstudy" / module
+        engine.write_text(engine.read_text() + "\n# an edit\n")
+        counts, train = dry_run(work)
+        assert train == set() and counts["catalogue_lockstep"] == 15 + 5, module
+        engine.write_text(engine.read_text().replace("\n# an edit\n", ""))
+    # The keys of a case reordered in the config change nothing.
     config = yaml.safe_load((work / CONFIG).read_text())
     reordered = {key: config[key] for key in reversed(list(config))}
     reordered["catalogue"] = {k: config["catalogue"][k] for k in reversed(list(config["catalogue"]))}
