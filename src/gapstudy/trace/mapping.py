@@ -744,8 +744,9 @@ def _converter(layer, tname, module):
     return kind, _CONVERTERS[kind]
 
 
-def _torch_values(module, attrs, kind: str, optimizer) -> dict:
-    """{attr: NumPy array or None} of a torch module's tensors, for one torch_named kind."""
+def _torch_values(module, attrs, kind: str, optimizer, gradients=None) -> dict:
+    """{attr: NumPy array or None} of a torch module's tensors, for one torch_named kind (a gradient from
+    ``gradients``, ``{parameter: tensor}``, where it holds one, else the parameter's ``.grad``)."""
     import torch
 
     out = {}
@@ -759,7 +760,7 @@ def _torch_values(module, attrs, kind: str, optimizer) -> dict:
         elif not isinstance(t, torch.nn.Parameter):
             v = None
         elif kind == "gradient":
-            v = t.grad
+            v = t.grad if gradients is None else gradients.get(t, t.grad)
         else:
             state = optimizer.state.get(t) if optimizer is not None else None
             v = state.get(_ADAM_KEYS[kind]) if state else None
@@ -834,10 +835,10 @@ def _remember_layout(layer, torch_layout):
         pass
 
 
-def _keras_side(layer, tname, module, kind_named: str, torch_layout: str, optimizer=None) -> dict:
+def _keras_side(layer, tname, module, kind_named: str, torch_layout: str, optimizer=None, gradients=None) -> dict:
     """{keras weight name: array or None} of the torch module's tensors, converted to Keras layout."""
     kind, (_, to_keras) = _converter(layer, tname, module)
-    tw = _torch_values(module, _TORCH_ATTRS[kind], kind_named, optimizer)
+    tw = _torch_values(module, _TORCH_ATTRS[kind], kind_named, optimizer, gradients)
     return to_keras(layer, tname, module, tw, torch_layout, kind_named)
 
 
@@ -888,7 +889,7 @@ def _listed(layer, w, kind: str) -> bool:
     return kind == "param" or w.name not in _STATS.get(_keras_kind(layer), ())
 
 
-def torch_named(pairs, kind: str, optimizer=None) -> list[tuple[str, np.ndarray]]:
+def torch_named(pairs, kind: str, optimizer=None, gradients=None) -> list[tuple[str, np.ndarray]]:
     """The torch side's tensors under Keras names, in Keras order and layout.
 
     Returns ``[("<prefix><keras layer name>.<keras weight name>", array), ...]``
@@ -898,7 +899,9 @@ def torch_named(pairs, kind: str, optimizer=None) -> list[tuple[str, np.ndarray]
     - ``"param"``: the weights, including BatchNorm running statistics (as
       moving_mean / moving_variance); an LSTM's bias is bias_ih + bias_hh.
     - ``"gradient"``: each parameter's ``.grad`` converted the same way
-      (None stays None); prefix ``"gradient "``.
+      (None stays None); prefix ``"gradient "``; or, with ``gradients``
+      (``{parameter: tensor}``), those: the gradients as backward left them,
+      where the loop clipped ``.grad`` before its step.
     - ``"adam m"`` / ``"adam v"``: ``optimizer.state[p]["exp_avg"]`` /
       ``["exp_avg_sq"]`` converted (missing -> None); prefix ``"adam m "`` /
       ``"adam v "``; ``optimizer`` is required.
@@ -916,7 +919,7 @@ def torch_named(pairs, kind: str, optimizer=None) -> list[tuple[str, np.ndarray]
     out = []
     for layer, tname, module in pairs:
         layout = _LAYOUT_USED.get(layer, "channels_first")
-        values = _keras_side(layer, tname, module, kind, layout, optimizer)
+        values = _keras_side(layer, tname, module, kind, layout, optimizer, gradients)
         for w in layer.weights:
             if _listed(layer, w, kind):
                 out.append((f"{prefix}{layer.name}.{w.name}", values.get(w.name)))

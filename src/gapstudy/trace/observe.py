@@ -25,17 +25,23 @@ class StopTraining(BaseException):
     that a loop's own ``except Exception`` does not swallow it."""
 
 
-LOSS_FUNCTIONS = {"mse_loss": "mean_squared_error", "l1_loss": "mean_absolute_error",
-                  "smooth_l1_loss": "huber", "huber_loss": "huber", "cross_entropy": "categorical_crossentropy",
-                  "nll_loss": "categorical_crossentropy", "binary_cross_entropy": "binary_crossentropy",
-                  "binary_cross_entropy_with_logits": "binary_crossentropy"}
+# The loss functions a hook at the loss recognises: torch's function, the Keras loss it corresponds to, and
+# what it reads the model's output as: logits (it applies softmax or sigmoid itself), probabilities
+# (BCELoss, after a sigmoid), log-probabilities (NLLLoss, after log_softmax), or the output as it is (a
+# regression loss).
+LOSSES = {
+    "mse_loss": ("mean_squared_error", "output"),
+    "l1_loss": ("mean_absolute_error", "output"),
+    "smooth_l1_loss": ("huber", "output"),
+    "huber_loss": ("huber", "output"),
+    "cross_entropy": ("categorical_crossentropy", "logits"),
+    "nll_loss": ("categorical_crossentropy", "log-probabilities"),
+    "binary_cross_entropy": ("binary_crossentropy", "probabilities"),
+    "binary_cross_entropy_with_logits": ("binary_crossentropy", "logits"),
+}
+LOSS_FUNCTIONS = {function: keras for function, (keras, _) in LOSSES.items()}
+LOSS_READS = {function: reads for function, (_, reads) in LOSSES.items()}
 ACTIVATIONS = ("softmax", "sigmoid", "log_softmax")
-# What each loss function reads its input as: logits (it applies softmax or sigmoid itself), probabilities,
-# or log-probabilities (NLLLoss, after log_softmax); a regression loss reads the values themselves.
-LOSS_READS = {"cross_entropy": "logits", "binary_cross_entropy_with_logits": "logits",
-              "binary_cross_entropy": "probabilities", "nll_loss": "log-probabilities",
-              "mse_loss": "probabilities", "l1_loss": "probabilities", "smooth_l1_loss": "probabilities",
-              "huber_loss": "probabilities"}
 
 
 def loss_reads(loss_calls: list) -> str | None:

@@ -27,7 +27,8 @@ from gapstudy.studies.port import lockstep as port_lockstep
 def trace(case: str, arm: str, data: dict, seed: int, epochs: int, atol: float, rtol: float,
           log=print) -> tuple[pd.DataFrame, dict]:
     """Trace ``arm`` of ``case`` against the Keras reference for ``epochs`` epochs; (every row, result)."""
-    config = ports.config(case, arm, {"seed": seed, "epochs": epochs, "atol": atol, "rtol": rtol})
+    entries = ports.entries(case, arm, data)
+    config = {"port": entries.port, "lockstep": {"seed": seed, "epochs": epochs, "atol": atol, "rtol": rtol}}
     control = ports.entries(case, FIXED, data) if arm != FIXED else None
-    return port_lockstep.trace(config, data, ports.entries(case, arm, data), control,
-                          log=lambda message: log(f"{case}/{arm}: {message}"), case=case, arm=arm)
+    return port_lockstep.trace(config, data, entries, control,
+                               log=lambda message: log(f"{case}/{arm}: {message}"), case=case, arm=arm)

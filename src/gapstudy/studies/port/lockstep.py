@@ -11,7 +11,6 @@ step 0, the initialisations as distributions. ``trace`` is all of it for a port 
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -270,27 +269,14 @@ def compare_runs(s: Setup, p: Plan, run: dict, control: dict | None, init: list[
     return steps, result
 
 
-@contextmanager
-def _raw_gradients(obs):
-    """Each parameter's ``.grad`` as backward left it (before any clipping the loop applies), as Keras' tape
-    gives it: a step's clipping shows in its moments and weights, as in Keras' ``optimizer.apply``."""
-    saved = {}
-    for name, grad in obs.current["raw_grads"].items():
-        p = obs.params[name]
-        saved[name], p.grad = p.grad, grad
-    try:
-        yield
-    finally:
-        for name, grad in saved.items():
-            obs.params[name].grad = grad
-
-
 def _snapshot(s: Setup):
-    """What a step leaves, in Keras' names: gradients, Adam's moments, the weights and statistics."""
+    """What a step leaves, in Keras' names: gradients (as backward left them, before any clipping the loop
+    applies, as Keras' tape gives them: a step's clipping shows in its moments and weights, as in Keras'
+    ``optimizer.apply``), Adam's moments, the weights and statistics."""
     def snapshot(obs):
-        with _raw_gradients(obs):
-            gradients = mapping.torch_named(s.pairs, "gradient")
-        return (gradients + mapping.torch_named(s.pairs, "adam m", s.tp.optimizer)
+        raw = {obs.params[name]: grad for name, grad in obs.current["raw_grads"].items()}
+        return (mapping.torch_named(s.pairs, "gradient", gradients=raw)
+                + mapping.torch_named(s.pairs, "adam m", s.tp.optimizer)
                 + mapping.torch_named(s.pairs, "adam v", s.tp.optimizer) + mapping.torch_named(s.pairs, "param"))
     return snapshot
 
