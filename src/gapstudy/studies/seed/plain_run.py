@@ -44,6 +44,7 @@ import json
 from gapstudy.studies.seed.data import make_dataset
 from sklearn.metrics import mean_squared_error
 dataset = make_dataset()
+extra = {}  # what a framework's side records besides the scores (PyTorch: its threads, one thread's prediction)
 """
 
 # What the user's process ran with, as TensorFlow reports it (nothing set: its defaults).
@@ -59,13 +60,11 @@ _PLAIN = {
 from gapstudy.studies.seed.posted import keras_as_posted
 history, predictions, model = keras_as_posted(dataset, seed=0, epochs={epochs})
 weights, losses = model.get_weights(), history.history["loss"]
-extra = {{}}
 """ + _TF_SETTINGS,
     "keras2": """
 from gapstudy.studies.seed.posted import keras2_as_posted
 history, predictions, model = keras2_as_posted(dataset, seed=0, epochs={epochs})
 weights, losses = model.get_weights(), history.history["loss"]
-extra = {{}}
 """ + _TF_SETTINGS,
     "torch": """
 from gapstudy.studies.seed.posted import torch_as_posted
@@ -74,7 +73,7 @@ weights = model.keras_layout()
 import torch
 settings = {{"torch_deterministic_algorithms": torch.are_deterministic_algorithms_enabled()}}
 threads = torch.get_num_threads()
-# The posted prediction once more, on the job's one thread (see ONE_THREAD).
+# The posted prediction once more, on the job's one thread (see PREDICT_THREADS_TOLERANCE).
 torch.set_num_threads(1)
 one_thread = model(torch.tensor(dataset.X_val, dtype=torch.float32)).detach().numpy().reshape(-1)
 extra = {{"threads": threads, "predictions_one_thread": [float(p) for p in one_thread]}}
