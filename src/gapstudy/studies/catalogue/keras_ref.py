@@ -5,9 +5,9 @@ of named layers, Keras' defaults, compiled with the case's loss and Adam.
 ``train`` is ``fit`` with its default ``shuffle=True`` and ``predict``,
 compiled with ``steps_per_execution=FIT_STEPS_PER_EXECUTION``: fit then runs
 that many of its own steps per call of its compiled function, which halves
-the seed case's time (it is dispatch, not arithmetic) and leaves every bit of
-the weights, losses and predictions as the user's ``compile()`` gives them
-(``tests/test_catalogue.py`` holds every case to that, seed by seed).
+the seed case's time (it is dispatch, not arithmetic) and leaves every
+epoch's loss and every validation score the bits of the user's ``compile()``
+(``tests/test_catalogue.py`` holds every case to that).
 The lock-step trace replays ``fit``'s own step on this model
 (``gapstudy.trace.engine.KerasReplay``), as it does for a user's port.
 """
