@@ -115,6 +115,44 @@ def test_keras_adam_in_torch_is_keras_adam():
     assert np.max(np.abs(plain.detach().numpy() - np.asarray(k_var))) > 1e-6
 
 
+def test_keras_adams_grouped_step_is_the_per_parameter_rule_bit_for_bit():
+    """KerasAdam updates a group's tensors together (``torch._foreach_*``, one step size per step); each
+    parameter gets the bits of the rule applied to it alone: shapes, two groups, weight decay, and a
+    parameter without a gradient on some steps (its own step count)."""
+    rng = np.random.default_rng(1)
+    shapes = [(7, 5), (5,), (3, 2, 3, 3), (1,)]
+    start = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    grads = [[rng.normal(scale=10.0 ** -k, size=s).astype(np.float32) for s in shapes] for k in range(1, 7)]
+
+    def rule_alone(w, g, m, v, step, lr, decay, beta1=0.9, beta2=0.99, eps=1e-7):
+        g = g.add(w, alpha=decay) if decay else g
+        t = torch.tensor(float(step))
+        alpha = torch.tensor(lr) * torch.sqrt(1 - torch.pow(torch.tensor(beta2), t)) / (
+            1 - torch.pow(torch.tensor(beta1), t))
+        m.add_((g - m) * (1 - beta1))
+        v.add_((torch.square(g) - v) * (1 - beta2))
+        w.sub_((m * alpha) / (torch.sqrt(v) + eps))
+
+    params = [torch.nn.Parameter(torch.from_numpy(w.copy())) for w in start]
+    opt = torch_port.make_keras_adam()(params[:2], 1e-2, (0.9, 0.99), 1e-7, weight_decay=1e-3)
+    opt.add_param_group({"params": params[2:], "lr": 3e-3, "betas": (0.9, 0.99), "eps": 1e-7,
+                         "weight_decay": 0.0})
+    alone = [torch.from_numpy(w.copy()) for w in start]
+    ms, vs, steps = [torch.zeros_like(w) for w in alone], [torch.zeros_like(w) for w in alone], [0] * 4
+    for k, step_grads in enumerate(grads):
+        for i, (p, g) in enumerate(zip(params, step_grads)):
+            skipped = i == 3 and k % 2 == 1
+            p.grad = None if skipped else torch.from_numpy(g)
+            if not skipped:
+                steps[i] += 1
+                rule_alone(alone[i], torch.from_numpy(g), ms[i], vs[i], steps[i], 1e-2 if i < 2 else 3e-3,
+                           1e-3 if i < 2 else 0.0, beta2=0.99)
+        opt.step()
+    for p, w in zip(params, alone):
+        assert torch.equal(p.detach(), w)
+    assert steps[3] == 3 and opt.state[params[3]]["step"] == 3
+
+
 def test_the_keras_trace_is_the_step_fit_takes(datasets):
     """The engine's replay of a case's Keras reference (one step, layer by layer) updates the weights as
     train_on_batch does (fit's step), with the L2 penalty in its loss."""

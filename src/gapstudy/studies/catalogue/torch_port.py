@@ -64,6 +64,10 @@ def make_keras_adam():
         def step(self):
             for group in self.param_groups:
                 beta1, beta2 = group["betas"]
+                # The parameters of one (step, dtype, device) share Keras' step size and go through each
+                # elementwise op together (``torch._foreach_*``: on the CPU the same kernel per tensor, fewer
+                # dispatches; tests/test_catalogue.py holds it against the per-parameter rule).
+                together = {}
                 for p in group["params"]:
                     if p.grad is None:
                         continue
@@ -76,15 +80,33 @@ def make_keras_adam():
                         state["exp_avg"] = torch.zeros_like(p)
                         state["exp_avg_sq"] = torch.zeros_like(p)
                     state["step"] += 1
-                    t = torch.tensor(float(state["step"]), dtype=p.dtype)
-                    alpha = (torch.tensor(group["lr"], dtype=p.dtype) * torch.sqrt(1 - torch.pow(torch.tensor(
-                        beta2, dtype=p.dtype), t)) / (1 - torch.pow(torch.tensor(beta1, dtype=p.dtype), t)))
-                    m, v = state["exp_avg"], state["exp_avg_sq"]
-                    m.add_((grad - m) * (1 - beta1))
-                    v.add_((torch.square(grad) - v) * (1 - beta2))
-                    p.sub_((m * alpha) / (torch.sqrt(v) + group["eps"]))
+                    key = (float(state["step"]), p.dtype, p.device)
+                    together.setdefault(key, []).append((p, grad, state["exp_avg"], state["exp_avg_sq"]))
+                for (step, dtype, _), tensors in together.items():
+                    t = torch.tensor(step, dtype=dtype)
+                    alpha = (torch.tensor(group["lr"], dtype=dtype) * torch.sqrt(1 - torch.pow(torch.tensor(
+                        beta2, dtype=dtype), t)) / (1 - torch.pow(torch.tensor(beta1, dtype=dtype), t)))
+                    params, grads, ms, vs = (list(column) for column in zip(*tensors))
+                    keras_adam_update(params, grads, ms, vs, alpha.to(params[0].device), beta1, beta2,
+                                      group["eps"])
 
     return KerasAdam
+
+
+def keras_adam_update(params, grads, ms, vs, alpha, beta1: float, beta2: float, eps: float) -> None:
+    """Keras 3's Adam update on lists of tensors, in place: m += (g − m)(1 − β₁); v += (g² − v)(1 − β₂);
+    p −= m·α / (√v + ε), where ``alpha`` (a 0-d tensor) is the step size with both bias corrections."""
+    import torch
+
+    dm = torch._foreach_sub(grads, ms)
+    torch._foreach_mul_(dm, 1 - beta1)
+    torch._foreach_add_(ms, dm)
+    dv = torch._foreach_sub(torch._foreach_mul(grads, grads), vs)
+    torch._foreach_mul_(dv, 1 - beta2)
+    torch._foreach_add_(vs, dv)
+    denominator = torch._foreach_sqrt(vs)
+    torch._foreach_add_(denominator, eps)
+    torch._foreach_sub_(params, torch._foreach_div(torch._foreach_mul(ms, alpha), denominator))
 
 
 def _last_step_lstm(nn, inputs: int, units: int):
