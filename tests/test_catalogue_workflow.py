@@ -58,6 +58,8 @@ def test_the_front_page_is_built_from_the_tables(catalogue):
 
 
 def test_a_finished_catalogue_has_nothing_to_rerun_and_an_edit_reruns_only_what_it_reaches(catalogue, tmp_path):
+    from gapstudy.studies.catalogue import cases
+
     assert dry_run(catalogue) == ({}, set())
     work = tmp_path / "edited"
     shutil.copytree(catalogue, work, symlinks=True)
@@ -66,13 +68,11 @@ def test_a_finished_catalogue_has_nothing_to_rerun_and_an_edit_reruns_only_what_
     config["lockstep"]["rtol"] = 1e-2
     (work / "config/edited.yaml").write_text(yaml.safe_dump(config))
     counts, train = dry_run(work, "config/edited.yaml")
-    assert train == set() and counts["catalogue_lockstep"] == 15 + 5
+    assert train == set() and counts["catalogue_lockstep"] == len(cases.CASES)  # one job per case
     # An edit of the ports' code: every PyTorch arm retrains, no Keras arm.
     port = work / "src/gapstudy/studies/catalogue/torch_port.py"
     port.write_text(port.read_text() + "\n# an edit\n")
     counts, train = dry_run(work)
-    from gapstudy.studies.catalogue import cases
-
     assert train == {(c, a) for c in cases.CASES for a in cases.arms(c) if a != cases.KERAS}
     port.write_text(port.read_text().replace("\n# an edit\n", ""))
     # An edit of the trace engine that the catalogue shares with users' ports: every trace reruns, and no
@@ -81,7 +81,7 @@ def test_a_finished_catalogue_has_nothing_to_rerun_and_an_edit_reruns_only_what_
         engine = work / "src/gapstudy" / module
         engine.write_text(engine.read_text() + "\n# an edit\n")
         counts, train = dry_run(work)
-        assert train == set() and counts["catalogue_lockstep"] == 15 + 5, module
+        assert train == set() and counts["catalogue_lockstep"] == len(cases.CASES), module
         engine.write_text(engine.read_text().replace("\n# an edit\n", ""))
     # The keys of a case reordered in the config change nothing.
     config = yaml.safe_load((work / CONFIG).read_text())

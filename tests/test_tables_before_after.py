@@ -32,7 +32,9 @@ CATALOGUE_CHANGED = {
     # unshuffled's first tensor input -> batch rows, l2_weight_decay's L2 penalty -> loss,
     # adam_epsilon's hidden.kernel -> hidden.bias (other batches; a difference near the tolerance),
     # the CNN's control first leaves Keras at step 26, not 4 (round-off at a ReLU, on other batches).
-    "lockstep/*/*.csv": {"*": "each arm's trace, on the port's trace engine"},
+    # (8c964e4 wrote them under lockstep/; the digest's keys say traces/, where one job per case writes
+    # them since issue 24.)
+    "traces/*/*.csv": {"*": "each arm's trace, on the port's trace engine"},
     "tables/traces.csv": {"*": "the traces' summary, on the port's trace engine (and five columns more)"},
     "tables/pitfalls.csv": {column: "the lock-step on the port's trace engine"
                             for column in ("first_tensor", "first_relative_difference", "control_first_step")},

@@ -37,12 +37,6 @@ localrules:
 CASE_NAMES = list(config["catalogue"]["cases"])
 # Every training job: the Keras reference, the port, the fixed port and one per pitfall.
 ARMS = [(case, arm) for case in CASE_NAMES for arm in cat.arms(case)]
-# Every lock-step trace: the fixed port (the control) and one per pitfall.
-TRACES = [
-    (case, arm)
-    for case in CASE_NAMES
-    for arm in (cat.FIXED,) + cat.CASES[case].pitfalls
-]
 
 
 wildcard_constraints:
@@ -88,5 +82,11 @@ def run_tables():
     return [paths.RUNS.format(case=case, arm=arm) for case, arm in ARMS]
 
 
-def trace_results():
-    return [paths.TRACE_RESULT.format(case=case, arm=arm) for case, arm in TRACES]
+def trace_dirs():
+    """One directory of traces per case (``cat.traced_arms``): its lock-step job writes them all."""
+    return [paths.TRACES.format(case=case) for case in CASE_NAMES]
+
+
+def traced_switches(wildcards):
+    """{arm: switches} of every arm the case's lock-step job traces, canonical."""
+    return canonical({arm: cat.arm_switches(wildcards.case, arm) for arm in cat.traced_arms(wildcards.case)})

@@ -1,20 +1,22 @@
+# One job per case traces every arm of cat.traced_arms(case) (the fixed port and each pitfall) in one
+# process: the arms share its imports of both frameworks and its data. A changed arm of a case retraces
+# the case.
 rule catalogue_lockstep:
     input:
         npz=case_dataset,
     output:
-        steps=paths.TRACE_STEPS,
-        result=paths.TRACE_RESULT,
+        traces=directory(paths.TRACES),
     log:
-        paths.log("lockstep/{case}/{arm}"),
+        paths.log("lockstep/{case}"),
     benchmark:
-        paths.benchmark("lockstep/{case}/{arm}")
+        paths.benchmark("lockstep/{case}")
     conda:
         "../../envs/train.yaml"
     threads: config["threads_per_job"]
     params:
         case=lambda wc: wc.case,
-        arm=lambda wc: wc.arm,
-        switches=arm_switches,
+        arms=lambda wc: list(cat.traced_arms(wc.case)),
+        switches=traced_switches,
         fixed_switches=lambda wc: canonical(cat.arm_switches(wc.case, cat.FIXED)),
         settings=case_settings,
         lockstep=canonical(config["lockstep"]),

@@ -1,7 +1,7 @@
 rule catalogue_statistics:
     input:
         runs=run_tables(),
-        traces=trace_results(),
+        traces=trace_dirs(),
     output:
         runs=paths.table("runs"),
         arms=paths.table("arms"),

@@ -5,13 +5,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from gapstudy.studies.catalogue import analysis
+from gapstudy.studies.catalogue import analysis, cases, paths
 from gapstudy.io import atomic_path, open_log
 
 log = open_log(snakemake.log[0])
 st = snakemake.params.statistics
 runs = pd.concat([pd.read_csv(path) for path in snakemake.input.runs], ignore_index=True)
-traces = [json.loads(Path(path).read_text()) for path in snakemake.input.traces]
+# One folder per case (paths.TRACES), its arms in the registry's order.
+traces = [json.loads(Path(paths.TRACE_RESULT.format(case=Path(folder).name, arm=arm)).read_text())
+          for folder in snakemake.input.traces for arm in cases.traced_arms(Path(folder).name)]
 by_arm = {(t["case"], t["arm"]): t for t in traces}
 tables = {
     "runs": runs,

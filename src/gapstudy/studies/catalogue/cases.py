@@ -207,6 +207,11 @@ def arms(case: str) -> tuple[str, ...]:
     return (KERAS, PORT, FIXED) + CASES[case].pitfalls
 
 
+def traced_arms(case: str) -> tuple[str, ...]:
+    """The arms of ``case`` the lock-step traces against Keras: the fixed port (the control), then its pitfalls."""
+    return (FIXED,) + CASES[case].pitfalls
+
+
 def arm_switches(case: str, arm: str) -> dict:
     """The port's switches of a torch arm (sorted); the Keras arm has none."""
     c = CASES[case]

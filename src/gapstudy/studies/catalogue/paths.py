@@ -9,8 +9,10 @@ from __future__ import annotations
 ROOT = "results/catalogue"
 DATASET = ROOT + "/data/{dataset}.npz"
 RUNS = ROOT + "/runs/{case}/{arm}.csv"
-TRACE_STEPS = ROOT + "/lockstep/{case}/{arm}.csv"
-TRACE_RESULT = ROOT + "/lockstep/{case}/{arm}.json"
+# One lock-step job per case writes the traces of all its traced arms (``cases.traced_arms``) here.
+TRACES = ROOT + "/traces/{case}"
+TRACE_STEPS = TRACES + "/{arm}.csv"
+TRACE_RESULT = TRACES + "/{arm}.json"
 ENVIRONMENT = ROOT + "/environment.json"
 FRONT_PAGE = ROOT + "/report/front.rst"
 REPORT = ROOT + "/report.html"
