@@ -72,6 +72,32 @@ def study(tmp_path_factory):
     return run_tiny_study(copy_repo(tmp_path_factory.mktemp("study")))
 
 
+# The runs on the test SLURM cluster start in the background once the tests are collected (slurm_runs).
+SLURM_RUNS = pytest.StashKey[dict]()
+
+
+def pytest_collection_finish(session):
+    import slurm_runs
+
+    factory = session.config._tmp_path_factory
+    session.config.stash[SLURM_RUNS] = slurm_runs.start_collected(session.items, factory.mktemp, copy_repo,
+                                                                  workflow_env)
+
+
+def pytest_sessionfinish(session):
+    for run in session.config.stash.get(SLURM_RUNS, {}).values():
+        run.kill()
+
+
+@pytest.fixture
+def slurm_run(request):
+    """The background run of this test on the test cluster (``slurm_runs.RUNS``)."""
+    runs = request.config.stash.get(SLURM_RUNS, {})
+    if request.node.name not in runs:
+        pytest.skip("no test SLURM cluster here; `sudo tests/slurm/cluster.sh up` starts one (.ci/run does)")
+    return runs[request.node.name]
+
+
 def run_tiny_catalogue(workdir):
     from gapstudy.studies.catalogue import paths
 

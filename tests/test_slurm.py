@@ -3,74 +3,28 @@
 The cluster is the one-node test cluster of ``tests/slurm/cluster.sh`` (CI
 starts it in ``.ci/run``); without it these tests are skipped with a message
 that says how to start it. They never touch another cluster: they check its
-name first.
+name first. Each test's Snakemake run starts in the background when the
+tests are collected and runs beside the other tests (``slurm_runs``: a run
+on the cluster mostly waits for its status checks); the test waits for it.
 """
 
-import os
 import re
-import signal
-import subprocess
-import sys
 
 import pytest
 import yaml
 
-from conftest import copy_repo
+from slurm_runs import Run
 
 pytestmark = pytest.mark.workflow
 
-TEST_CLUSTER = "gapstudy"  # ClusterName in the slurm.conf that tests/slurm/cluster.sh writes
 
-
-def cluster_name() -> str | None:
-    try:
-        out = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    found = re.search(r"^ClusterName\s*=\s*(\S+)", out.stdout, re.M)
-    return found.group(1) if out.returncode == 0 and found else None
-
-
-requires_cluster = pytest.mark.skipif(
-    cluster_name() != TEST_CLUSTER,
-    reason="no test SLURM cluster here; `sudo tests/slurm/cluster.sh up` starts one (.ci/run does)",
-)
-
-
-def snakemake_bounded(workdir, *args, timeout: int):
-    """Run Snakemake in its own process group; past ``timeout`` kill the group and its SLURM jobs.
-
-    SIGKILL, not SIGTERM: a Snakemake waiting on a status check that never
-    answers ignores SIGTERM.
-    """
-    log = workdir / "snakemake.log"
-    with open(log, "w") as handle:
-        proc = subprocess.Popen([sys.executable, "-m", "snakemake", *args], cwd=workdir,
-                                stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            run = re.search(r"SLURM run ID: (\S+)", log.read_text())
-            if run:
-                subprocess.run(["scancel", "--name", run.group(1)], check=False)
-            pytest.fail(f"snakemake {' '.join(args)} did not finish in {timeout} s; log:\n{log.read_text()[-5000:]}")
-    return proc.returncode, log.read_text()
-
-
-@pytest.fixture(scope="module")
-def copy(tmp_path_factory):
-    return lambda name: copy_repo(tmp_path_factory.mktemp(name))
-
-
-@requires_cluster
-def test_tiny_study_runs_as_slurm_jobs_to_a_finished_report(copy):
-    workdir = copy("slurm")
-    profile = ["--profile", "profiles/slurm", "--configfile", "config/tiny.yaml"]
-    rc, log = snakemake_bounded(workdir, *profile, timeout=1200)
+def test_tiny_study_runs_as_slurm_jobs_to_a_finished_report(slurm_run):
+    workdir = slurm_run.workdir
+    rc, log = slurm_run.wait()
     assert rc == 0, log[-5000:]
-    rc, report_log = snakemake_bounded(workdir, *profile, "--report", "results/report.html", timeout=300)
+    report = Run(workdir, [*slurm_run.args, "--report", "results/report.html"], 300, slurm_run.env,
+                 log="report.log")
+    rc, report_log = report.wait()
     assert rc == 0, report_log[-5000:]
     assert (workdir / "results/report.html").stat().st_size > 100_000
 
@@ -96,21 +50,15 @@ def test_tiny_study_runs_as_slurm_jobs_to_a_finished_report(copy):
         assert "SLURM_JOB_ID" not in (workdir / f"logs/{light}.log").read_text()
 
 
-@requires_cluster
-def test_only_cuda_jobs_ask_slurm_for_a_gpu(copy):
+def test_only_cuda_jobs_ask_slurm_for_a_gpu(slurm_run):
     """The sbatch lines the plugin sends, read from its log: --gpus for cuda, nothing for cpu.
 
     This cluster has no GPU: SLURM refuses the cuda job's request, which shows
     the request reached it. The submitting host has none either; on a cluster
     the listed devices are taken as they are.
     """
-    workdir = copy("slurm_gpu")
-    cfg = yaml.safe_load((workdir / "config/tiny.yaml").read_text())
-    cfg |= {"devices": ["cpu", "cuda"], "gpu_model": "h100", "seeds": [0], "repeat_runs": 0}
-    (workdir / "config/gpu.yaml").write_text(yaml.safe_dump(cfg))
-    rc, log = snakemake_bounded(
-        workdir, "--profile", "profiles/slurm", "--configfile", "config/gpu.yaml", "--verbose",
-        "results/runs/draw0/torch/as_posted/cpu", "results/runs/draw0/torch/as_posted/cuda", timeout=600)
+    workdir = slurm_run.workdir
+    rc, log = slurm_run.wait()
     calls = re.findall(r"sbatch call: (sbatch .*)", log)
     cpu = [c for c in calls if "device=cpu" in c or "device_cpu" in c]
     cuda = [c for c in calls if "device=cuda" in c or "device_cuda" in c]
