@@ -28,3 +28,21 @@ def test_benchmark_files_summarised_per_rule_and_framework(tmp_path):
     assert torch_row.wall_seconds_median == 9.0 and torch_row.max_rss_mb_max == 320
     assert table["share_of_wall_time"].sum() == 1.0
     assert table.iloc[0].share_of_wall_time == 30.0 / 50.0
+
+
+def test_the_benchmark_sets_each_config_beside_its_time_before_and_its_limit(monkeypatch):
+    from gapstudy import benchmark
+
+    result = {"default_study": {"median_wall_s": 380.0}, "growth": {"seconds_per_seed": 3.0},
+              "catalogue": {"median_wall_s": 400.0, "growth": {"seconds_per_seed": 12.0}},
+              "diagnosis": {"median_wall_s": 590.0}, "ports": {"cnn": {"wall_s": 160.0}}}
+    rows = {r["config"]: r for r in benchmark.against_before(result)}
+    assert list(rows) == ["default", "catalogue", "diagnosis", "examples/cnn"]
+    assert rows["catalogue"]["ratio"] == 400.0 / benchmark.BEFORE["catalogue"][0]
+    assert rows["catalogue"]["seconds_per_seed"] == 12.0 and rows["default"]["seconds_per_seed"] == 3.0
+    assert not rows["catalogue"]["met"]  # above its limit of 360 s
+    assert rows["diagnosis"]["met"] and rows["examples/cnn"]["met"] and rows["default"]["met"]
+    # The default study must not be slower than before, even within its limit.
+    monkeypatch.setitem(benchmark.BEFORE, "default", (300, "a faster time before"))
+    slower = benchmark.against_before({"default_study": {"median_wall_s": 350.0}})
+    assert slower[0]["limit_s"] >= 350.0 and not slower[0]["met"]
