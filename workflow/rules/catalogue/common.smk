@@ -89,4 +89,9 @@ def trace_dirs():
 
 def traced_switches(wildcards):
     """{arm: switches} of every arm the case's lock-step job traces, canonical."""
-    return canonical({arm: cat.arm_switches(wildcards.case, arm) for arm in cat.traced_arms(wildcards.case)})
+    return canonical(
+        {
+            arm: cat.arm_switches(wildcards.case, arm)
+            for arm in cat.traced_arms(wildcards.case)
+        }
+    )
