@@ -151,6 +151,12 @@ def test_keras_adams_grouped_step_is_the_per_parameter_rule_bit_for_bit():
     for p, w in zip(params, alone):
         assert torch.equal(p.detach(), w)
     assert steps[3] == 3 and opt.state[params[3]]["step"] == 3
+    # The step sizes are kept per process by every argument, the dtype included.
+    single = torch_port.keras_step_size(1e-2, 0.9, 0.99, 3.0, torch.float32)
+    double = torch_port.keras_step_size(1e-2, 0.9, 0.99, 3.0, torch.float64)
+    assert single.dtype == torch.float32 and double.dtype == torch.float64
+    assert torch_port.keras_step_size(1e-2, 0.9, 0.99, 3.0, torch.float32) is single
+    assert torch_port.keras_step_size(1e-2, 0.9, 0.99, 4.0, torch.float32) != single
 
 
 def test_the_keras_trace_is_the_step_fit_takes(datasets):

@@ -83,14 +83,39 @@ def make_keras_adam():
                     key = (float(state["step"]), p.dtype, p.device)
                     together.setdefault(key, []).append((p, grad, state["exp_avg"], state["exp_avg_sq"]))
                 for (step, dtype, _), tensors in together.items():
-                    t = torch.tensor(step, dtype=dtype)
-                    alpha = (torch.tensor(group["lr"], dtype=dtype) * torch.sqrt(1 - torch.pow(torch.tensor(
-                        beta2, dtype=dtype), t)) / (1 - torch.pow(torch.tensor(beta1, dtype=dtype), t)))
+                    alpha = keras_step_size(group["lr"], beta1, beta2, step, dtype)
                     params, grads, ms, vs = (list(column) for column in zip(*tensors))
                     keras_adam_update(params, grads, ms, vs, alpha.to(params[0].device), beta1, beta2,
                                       group["eps"])
 
     return KerasAdam
+
+
+# Keras' step sizes already computed in this process, by (lr, β₁, β₂, step, dtype): every seed of a job
+# takes the same ones, step for step. Bounded, so that a long process does not grow without end.
+_STEP_SIZES: dict = {}
+_STEP_SIZES_MAX = 1_000_000
+
+
+def keras_step_size(lr, beta1: float, beta2: float, step: float, dtype):
+    """Keras 3's Adam step size lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ), a 0-d tensor computed in ``dtype`` as Keras does.
+
+    A pure function of its arguments, so it is computed once per process for each of them (a tensor
+    ``lr``, which a user's optimizer may hold, is computed afresh every time).
+    """
+    import torch
+
+    key = (lr, beta1, beta2, step, dtype) if isinstance(lr, (int, float)) else None
+    if key is not None and key in _STEP_SIZES:
+        return _STEP_SIZES[key]
+    t = torch.tensor(step, dtype=dtype)
+    alpha = (torch.tensor(lr, dtype=dtype) * torch.sqrt(1 - torch.pow(torch.tensor(beta2, dtype=dtype), t))
+             / (1 - torch.pow(torch.tensor(beta1, dtype=dtype), t)))
+    if key is not None:
+        if len(_STEP_SIZES) >= _STEP_SIZES_MAX:
+            _STEP_SIZES.clear()
+        _STEP_SIZES[key] = alpha
+    return alpha
 
 
 def keras_adam_update(params, grads, ms, vs, alpha, beta1: float, beta2: float, eps: float) -> None:
