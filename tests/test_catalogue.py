@@ -260,16 +260,20 @@ def test_training_a_port_is_deterministic_and_pairs_by_seed(datasets):
 
 @pytest.mark.parametrize("case", list(cases.CASES))
 def test_the_keras_reference_fast_path_keeps_the_bits_of_the_users_compile(datasets, case):
-    """``keras_ref.train`` compiles with steps_per_execution (several of fit's steps per call): every
-    epoch's loss and every validation score are the bits of the user's compile (steps_per_execution=1),
-    over two epochs whose steps are no multiple of it (a short last group)."""
+    """``keras_ref.train`` compiles with steps_per_execution (several of fit's steps per call) and gives
+    each later seed the previous seed's compiled model: every epoch's loss and every validation score
+    are the bits of the user's compile (steps_per_execution=1) of a model of its own, for a first seed
+    and a second, over two epochs whose steps are no multiple of it (a short last group)."""
     d = dataset_of(datasets, case)
     steps = -(-len(d["X_train"]) // cases.CASES[case].settings["batch_size"])
     assert keras_ref.FIT_STEPS_PER_EXECUTION > 1 and steps % keras_ref.FIT_STEPS_PER_EXECUTION
-    user = keras_ref.train(case, d, seed=3, epochs=2, steps_per_execution=1)
-    fast = keras_ref.train(case, d, seed=3, epochs=2)
     timing = {"wall_seconds", "cpu_seconds"}
-    assert {k: v for k, v in fast.items() if k not in timing} == {k: v for k, v in user.items() if k not in timing}
+    keras_ref._LAST.clear()
+    for seed in (3, 4):
+        user = keras_ref.train(case, d, seed=seed, epochs=2, steps_per_execution=1, reuse=False)
+        fast = keras_ref.train(case, d, seed=seed, epochs=2)
+        assert {k: v for k, v in fast.items() if k not in timing} == {k: v for k, v in user.items() if k not in timing}
+    assert len(keras_ref._LAST) == 1  # the second seed ran on the first seed's model
 
 
 # ------------------------------------------------------------------ statistics

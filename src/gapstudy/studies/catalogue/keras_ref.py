@@ -5,9 +5,12 @@ of named layers, Keras' defaults, compiled with the case's loss and Adam.
 ``train`` is ``fit`` with its default ``shuffle=True`` and ``predict``,
 compiled with ``steps_per_execution=FIT_STEPS_PER_EXECUTION``: fit then runs
 that many of its own steps per call of its compiled function, which halves
-the seed case's time (it is dispatch, not arithmetic) and leaves every
-epoch's loss and every validation score the bits of the user's ``compile()``
-(``tests/test_catalogue.py`` holds every case to that).
+the seed case's time (it is dispatch, not arithmetic); and each seed after a
+job's first reuses the previous seed's compiled model with the new seed's
+state (``seeded``), so that its functions are not traced again. Both leave
+every epoch's loss and every validation score the bits of the user's
+``compile()`` of a model of its own (``tests/test_catalogue.py`` holds every
+case to that).
 The lock-step trace replays ``fit``'s own step on this model
 (``gapstudy.trace.engine.KerasReplay``), as it does for a user's port.
 """
@@ -66,15 +69,53 @@ def build(case: str, input_shape: tuple, outputs: int, seed: int, steps_per_exec
     return model
 
 
+# The last compiled reference of this process, kept by what builds it, so that the next seed's ``fit``
+# reuses its traced functions (``seeded``).
+_LAST: dict = {}
+
+
+def seeded(case: str, input_shape: tuple, outputs: int, seed: int, steps_per_execution: int):
+    """The case's compiled model as ``build`` gives it for ``seed``, reusing this process' last one.
+
+    A model built and compiled for ``seed`` holds the seed's draws in its variables: the weights, the
+    optimizer's state (step count, learning rate, moments; ``optimizer.build`` makes them as the first
+    step would) and each layer's seed-generator state (Dropout's masks). The previous seed's compiled
+    model takes all of them over, so that ``fit`` and ``predict`` run on their functions traced before,
+    where a new model traces its own, about half a second a seed. Every epoch's loss and every score
+    stay the bits of a model of its own (``tests/test_catalogue.py``).
+    """
+    key = (case, tuple(input_shape), outputs, steps_per_execution)
+    fresh = build(case, input_shape, outputs, seed, steps_per_execution)
+    model = _LAST.get(key)
+    if model is None:
+        _LAST.clear()
+        _LAST[key] = fresh
+        return fresh
+    fresh.optimizer.build(fresh.trainable_variables)
+    model.optimizer.build(model.trainable_variables)
+    pairs = list(zip(model.variables, fresh.variables)) + list(zip(model.optimizer.variables,
+                                                                   fresh.optimizer.variables))
+    if len(model.variables) != len(fresh.variables) or len(model.optimizer.variables) != len(
+            fresh.optimizer.variables) or any(a.shape != b.shape for a, b in pairs):
+        raise RuntimeError(f"{case}: the reused Keras model's variables do not match a new one's")
+    for old, new in pairs:
+        old.assign(new)
+    return model
+
+
 def train(case: str, data: dict, seed: int, epochs: int | None = None,
-          steps_per_execution: int = FIT_STEPS_PER_EXECUTION) -> dict:
+          steps_per_execution: int = FIT_STEPS_PER_EXECUTION, reuse: bool = True) -> dict:
     """``fit`` the case's Keras reference from seed ``seed``; its validation scores, losses and times.
 
     ``steps_per_execution=1`` is the user's own ``compile()``; the default gives the same bits faster.
+    ``reuse``: the previous seed's compiled model takes this seed's state (``seeded``); ``False`` builds
+    a model of its own, as the user does.
     """
     c = CASES[case]
     start, cpu = time.perf_counter(), time.process_time()
-    model = build(case, data["X_train"].shape[1:], n_outputs(c.task, data["y_train"]), seed, steps_per_execution)
+    shape, outputs = data["X_train"].shape[1:], n_outputs(c.task, data["y_train"])
+    model = (seeded(case, shape, outputs, seed, steps_per_execution) if reuse
+             else build(case, shape, outputs, seed, steps_per_execution))
     history = model.fit(data["X_train"], data["y_train"], batch_size=c.settings["batch_size"],
                         epochs=epochs or c.settings["epochs"], shuffle=True, verbose=0)
     output = model.predict(data["X_val"], batch_size=256, verbose=0)
