@@ -218,6 +218,43 @@ def to_torch_layout(family: str, X):
     return np.ascontiguousarray(np.transpose(X, (0, 3, 1, 2))) if family == "cnn" else X
 
 
+def optimizer(settings: dict, sw: dict, params):
+    """The port's Adam over ``params``: Keras' rule or torch's (``adam``), with PyTorch's coupled weight decay
+    where the port puts the L2 penalty there (``l2: weight_decay``). ``sw``: resolved switches."""
+    import torch
+
+    decay = settings["l2"] if settings.get("l2") and sw["l2"] == "weight_decay" else 0.0
+    betas = (0.9, settings["beta_2"])
+    if sw["adam"] == "keras":
+        return make_keras_adam()(params, settings["learning_rate"], betas, settings["epsilon"], decay)
+    return torch.optim.Adam(params, lr=settings["learning_rate"], betas=betas, eps=settings["epsilon"],
+                            weight_decay=decay)
+
+
+def scheduler(settings: dict, optimizer):
+    """Keras' ExponentialDecay as ``ExponentialLR`` (γ per step), where the case decays; else None."""
+    import torch
+
+    if not settings.get("decay_steps"):
+        return None
+    gamma = settings["decay_rate"] ** (1.0 / settings["decay_steps"])
+    return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
+
+
+def kernel_names(model) -> list[str]:
+    """The names of the kernels Keras' L2 regulariser reaches (Linear and Conv weights), in module order."""
+    from torch import nn
+
+    return [f"{name}.weight" for name, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+
+def l2_penalty(l2: float, kernels):
+    """λ·Σw² over ``kernels``, summed kernel by kernel in their order (as the port's loss adds it)."""
+    import torch
+
+    return l2 * sum(torch.sum(w ** 2) for w in kernels)
+
+
 class Port:
     """A case's port: its model, loss, optimizer, schedule and clipping, one ``train_step`` at a time."""
 
@@ -228,18 +265,8 @@ class Port:
         self.s, self.sw = self.c.settings, resolve(switches)
         self.outputs = n_outputs(self.c.task, data["y_train"])
         self.model = build(case, switches, data["X_train"].shape[1:], self.outputs, seed)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        decay = self.s["l2"] if self.s.get("l2") and self.sw["l2"] == "weight_decay" else 0.0
-        betas = (0.9, self.s["beta_2"])
-        if self.sw["adam"] == "keras":
-            self.optimizer = make_keras_adam()(params, self.s["learning_rate"], betas, self.s["epsilon"], decay)
-        else:
-            self.optimizer = torch.optim.Adam(params, lr=self.s["learning_rate"], betas=betas,
-                                              eps=self.s["epsilon"], weight_decay=decay)
-        self.scheduler = None
-        if self.s.get("decay_steps"):
-            gamma = self.s["decay_rate"] ** (1.0 / self.s["decay_steps"])
-            self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=gamma)
+        self.optimizer = optimizer(self.s, self.sw, [p for p in self.model.parameters() if p.requires_grad])
+        self.scheduler = scheduler(self.s, self.optimizer)
         self.generator = torch.Generator().manual_seed(seed)
 
     # -- the loss, as the port writes it
@@ -268,12 +295,11 @@ class Port:
     def penalty(self):
         """Keras' L2 kernel regulariser as the port writes it: λ·Σw² of the kernels, or nothing (weight_decay)."""
         import torch
-        from torch import nn
 
         if self.sw["l2"] != "loss":
             return torch.zeros(())
-        kernels = [m.weight for m in self.model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
-        return self.s["l2"] * sum(torch.sum(w ** 2) for w in kernels)
+        parameters = dict(self.model.named_parameters())
+        return l2_penalty(self.s["l2"], [parameters[name] for name in kernel_names(self.model)])
 
     # -- the loop
     def order(self, n: int):
