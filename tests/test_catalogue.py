@@ -13,6 +13,7 @@ keras = pytest.importorskip("keras")
 torch = pytest.importorskip("torch")
 
 from gapstudy.studies.catalogue import analysis, answer, cases, data, keras_ref, lockstep, scores, stories, torch_port  # noqa: E402
+from gapstudy.studies.catalogue import run, torch_port_stacked  # noqa: E402
 from gapstudy.studies.catalogue import config as catalogue_config  # noqa: E402
 from gapstudy.config import ConfigError  # noqa: E402
 
@@ -256,6 +257,72 @@ def test_training_a_port_is_deterministic_and_pairs_by_seed(datasets):
     c = torch_port.train("cancer_mlp", cases.arm_switches("cancer_mlp", cases.FIXED), d, seed=5, epochs=2)
     assert a["val_log_loss"] == b["val_log_loss"] and a["train_loss"] == b["train_loss"]
     assert a["val_log_loss"] != c["val_log_loss"]
+
+
+STACKED_ARMS = [(case, arm) for case, c in cases.CASES.items() if c.family in torch_port_stacked.FAMILIES
+                for arm in cases.arms(case) if arm != cases.KERAS]
+
+
+def close(a: float, b: float) -> bool:
+    return abs(a - b) <= torch_port_stacked.TOLERANCE["rtol"] * abs(b)
+
+
+@pytest.mark.parametrize("case, arm", STACKED_ARMS)
+def test_stacked_mlp_seeds_are_each_seeds_own_run_within_the_stated_tolerance(datasets, case, arm):
+    """The fast-path table's row for the catalogue's MLP ports: every torch arm of every MLP case, its
+    seeds stacked (``torch_port_stacked.train``) against each seed trained alone (``torch_port.train``):
+    every score and every epoch's mean loss within ``TOLERANCE``; the seeds themselves differ by far more,
+    so that a seed trained on another's order, weights or clipping fails."""
+    d, switches, seeds = dataset_of(datasets, case), cases.arm_switches(case, arm), [3, 11, 0]
+    stacked = torch_port_stacked.train(case, switches, d, seeds, epochs=2)
+    for seed, got in zip(seeds, stacked):
+        alone = torch_port.train(case, switches, d, seed, epochs=2)
+        for key in [k for k in alone if k.startswith("val_")]:
+            assert close(got[key], alone[key]), (seed, key, got[key], alone[key])
+        assert len(got["train_loss"]) == 2 and all(map(close, got["train_loss"], alone["train_loss"])), seed
+        assert got["stacked_seeds"] == 3
+    metric = cases.CASES[case].metric
+    assert not close(stacked[0][metric], stacked[1][metric]) or arm == "unshuffled"
+
+
+def test_a_seed_in_another_stack_and_a_job_of_one_seed(datasets):
+    """A seed's result does not depend on the seeds beside it; a job whose port is not stacked (the CNN,
+    the LSTM) or has one seed trains seed by seed, and every row says how many seeds were stacked."""
+    d, switches = dataset_of(datasets, "digits_mlp"), cases.arm_switches("digits_mlp", "clipnorm_global")
+    a = torch_port_stacked.train("digits_mlp", switches, d, [2, 7], epochs=1)[0]
+    b = torch_port_stacked.train("digits_mlp", switches, d, [5, 2, 9], epochs=1)[1]
+    assert close(a["val_log_loss"], b["val_log_loss"]) and all(map(close, a["train_loss"], b["train_loss"]))
+    assert not torch_port_stacked.supports("digits_cnn", {}) and not torch_port_stacked.supports("adding_lstm", {})
+    with pytest.raises(ValueError, match="family 'cnn' is not stacked"):
+        torch_port_stacked.train("digits_cnn", {}, dataset_of(datasets, "digits_cnn"), [0, 1], epochs=1)
+    rows = run.train_arm("cancer_mlp", cases.FIXED, dataset_of(datasets, "cancer_mlp"), [4], epochs=2,
+                         log=lambda *_: None)
+    alone = torch_port.train("cancer_mlp", cases.arm_switches("cancer_mlp", cases.FIXED),
+                             dataset_of(datasets, "cancer_mlp"), 4, epochs=2)
+    assert rows[0]["stacked_seeds"] == 1 and rows[0]["val_log_loss"] == alone["val_log_loss"]
+    rows = run.train_arm("cancer_mlp", cases.FIXED, dataset_of(datasets, "cancer_mlp"), [4, 5], epochs=2,
+                         log=lambda *_: None)
+    assert [r["stacked_seeds"] for r in rows] == [2, 2] and [r["seed"] for r in rows] == [4, 5]
+
+
+@pytest.mark.parametrize("how", ["per_variable", "global"])
+def test_stacked_clipping_is_clip_grad_norm_seed_by_seed(how):
+    """``torch_port_stacked.clip`` on (S, ...) gradients against ``clip_grad_norm_`` on each seed's own
+    tensors, per tensor (Keras' clipnorm) or over all of them: seeds above and below the norm."""
+    g = torch.Generator().manual_seed(0)
+    grads = [torch.randn(4, 7, 5, generator=g) * torch.tensor([0.01, 1.0, 0.05, 3.0]).view(4, 1, 1),
+             torch.randn(4, 5, generator=g) * 0.1]
+    clipped = [x.clone() for x in grads]
+    torch_port_stacked.clip(clipped, 1.0, how)
+    for i in range(4):
+        params = [torch.nn.Parameter(torch.zeros_like(x[i])) for x in grads]
+        for p, x in zip(params, grads):
+            p.grad = x[i].clone()
+        for group in ([params] if how == "global" else [[p] for p in params]):
+            torch.nn.utils.clip_grad_norm_(group, 1.0)
+        for p, x in zip(params, clipped):
+            torch.testing.assert_close(x[i], p.grad, rtol=1e-6, atol=0)
+    assert not torch.equal(clipped[0][1], grads[0][1]) and torch.equal(clipped[0][0], grads[0][0])
 
 
 @pytest.mark.parametrize("case", list(cases.CASES))

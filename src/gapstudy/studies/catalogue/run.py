@@ -1,7 +1,8 @@
 """One catalogue training job: one arm of one case over its seeds, one row per seed.
 
-The Keras arm runs ``keras_ref.train``; every other arm is the PyTorch port
-with the arm's switches (``cases.arm_switches``). Rows carry the case, the
+The Keras arm runs ``keras_ref.train`` seed by seed; every other arm is the
+PyTorch port with the arm's switches (``cases.arm_switches``), its seeds
+stacked where the port allows it (``torch_port_stacked.train_seeds``). Rows carry the case, the
 arm, the seed, the switches, the validation scores and the times; the
 versions that computed them are in the job's own record (``environment``).
 """
@@ -14,8 +15,10 @@ import json
 from gapstudy.studies.catalogue.cases import CASES, KERAS, arm_switches
 
 # Each arm's trainer, named (not imported) here: a job's code hash holds its own trainer only, so that an
-# edit of the PyTorch ports retrains no Keras reference (workflow/rules/catalogue/common.smk).
-TRAINERS = {"keras": "gapstudy.studies.catalogue.keras_ref", "torch": "gapstudy.studies.catalogue.torch_port"}
+# edit of the PyTorch ports retrains no Keras reference (workflow/rules/catalogue/common.smk). The torch
+# trainer imports the port it stacks (``torch_port``), so that its hash holds both.
+TRAINERS = {"keras": "gapstudy.studies.catalogue.keras_ref",
+            "torch": "gapstudy.studies.catalogue.torch_port_stacked"}
 
 
 def trainer(arm: str) -> str:
@@ -24,17 +27,23 @@ def trainer(arm: str) -> str:
 
 
 def train_arm(case: str, arm: str, data: dict, seeds, epochs: int | None = None, log=print) -> list[dict]:
-    """Train ``arm`` of ``case`` once per seed; ``epochs`` overrides the case's (the tiny config)."""
+    """Train ``arm`` of ``case`` from every seed of ``seeds``; ``epochs`` overrides the case's (the tiny
+    config). One row per seed; ``stacked_seeds`` says how many seeds were trained at once (1: alone)."""
     switches = arm_switches(case, arm)
-    train = importlib.import_module(trainer(arm)).train
-    rows = []
-    for seed in seeds:
-        result = train(case, data, seed, epochs) if arm == KERAS else train(case, switches, data, seed, epochs)
+    module = importlib.import_module(trainer(arm))
+    if arm == KERAS:
+        results = [module.train(case, data, seed, epochs) | {"stacked_seeds": 1} for seed in seeds]
+    else:
+        results = module.train_seeds(case, switches, data, seeds, epochs)
+    metric, rows = CASES[case].metric, []
+    if results and results[0]["stacked_seeds"] > 1:
+        log(f"{case}/{arm}: {len(results)} seeds stacked in "
+            f"{sum(r['wall_seconds'] for r in results):.1f} s (torch_port_stacked)")
+    for seed, result in zip(seeds, results):
         rows.append({"case": case, "arm": arm, "seed": int(seed), "family": CASES[case].family,
                      "switches": json.dumps(switches, sort_keys=True),
                      "epochs": int(epochs or CASES[case].settings["epochs"]),
                      "train_loss_last": result["train_loss"][-1]}
                     | {k: v for k, v in result.items() if k != "train_loss"})
-        metric = CASES[case].metric
         log(f"{case}/{arm} seed {seed}: {metric} {result[metric]:.6g} in {result['wall_seconds']:.1f} s")
     return rows
