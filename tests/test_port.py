@@ -221,6 +221,8 @@ def test_a_bad_port_is_refused_before_any_training_and_writes_nothing(tmp_path, 
     (lambda c: c["port"]["torch"].update(train="torch_port:train_epoch"), "exactly one of train_epoch"),
     (lambda c: c["port"].update(task="ranking"), "port.task: 'ranking' is not allowed"),
     (lambda c: c["port"].update(seeds=[0]), "port.seeds: [0] is not allowed"),
+    (lambda c: c["port"].update(seeds_per_job=0), "port.seeds_per_job: 0 is not allowed; allowed: an integer ≥ 1"),
+    (lambda c: c["port"].update(seeds_per_job="2"), "port.seeds_per_job: '2' is not allowed"),
     (lambda c: c["port"]["data"].update(torch_layout="nchw"), "port.data.torch_layout: 'nchw' is not allowed"),
     (lambda c: c["port"].update(path="no/such/folder"), "port.path: 'no/such/folder' is not a folder"),
     (lambda c: c["lockstep"].pop("atol"), "lockstep.atol: missing"),
@@ -235,6 +237,19 @@ def test_a_bad_port_key_is_named_with_what_is_allowed(change, message):
     with pytest.raises(ConfigError, match=None) as error:
         spec.validate(config)
     assert message in str(error.value)
+
+
+def test_an_arms_seeds_are_split_into_jobs_in_order_and_the_front_page_says_so():
+    from gapstudy.studies.port import answer, spec, train
+
+    assert train.seed_jobs(list(range(10)), 4) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert train.seed_jobs([3, 1], 5) == [[3, 1]] and train.seed_jobs([3, 1], 1) == [[3], [1]]
+    config = yaml.safe_load((EXAMPLES / "cnn" / "config.yaml").read_text())
+    config["port"]["path"] = str(EXAMPLES / "cnn")
+    port = spec.validate(config)["port"]
+    assert port["seeds_per_job"] == spec.DEFAULT_SEEDS_PER_JOB
+    assert answer.seed_jobs_sentence(port | {"seeds_per_job": 4}).startswith(
+        "Each arm's 10 seeds ran as 3 job(s) of at most 4 (``port.seeds_per_job``)")
 
 
 def test_dropout_masks_reach_keras_whether_the_port_uses_modules_or_functions(tmp_path):

@@ -16,7 +16,7 @@ def cnn(tmp_path_factory):
 
     work = copy_repo(tmp_path_factory.mktemp("port"))
     config = yaml.safe_load((work / "examples/cnn/config.yaml").read_text())
-    config["port"]["seeds"], config["port"]["epochs"] = [0, 1, 2], 2
+    config["port"]["seeds"], config["port"]["epochs"], config["port"]["seeds_per_job"] = [0, 1, 2], 2, 2
     (work / "tiny.yaml").write_text(yaml.safe_dump(config))
     snakemake(work, "--cores", "2", "--configfile", "tiny.yaml")
     snakemake(work, "--cores", "2", "--configfile", "tiny.yaml", "--report", report_path(config))
@@ -46,6 +46,23 @@ def test_the_first_paragraph_names_the_planted_pitfalls_the_first_divergence_and
     import docutils.core
 
     docutils.core.publish_string(front, writer_name="html", settings_overrides={"halt_level": 2, "report_level": 2})
+
+
+def test_each_arms_seeds_ran_as_the_jobs_the_config_asks_for_and_the_report_says_so(cnn):
+    """``port.seeds_per_job: 2`` over seeds 0, 1, 2: two jobs an arm ([0, 1] and [2]), gathered in order."""
+    from gapstudy.studies.port import paths, train
+
+    work, config = cnn
+    runs = pd.read_csv(work / paths.table("cnn", "runs"))
+    arms = list(dict.fromkeys(runs["arm"]))
+    assert len(arms) >= 4 and list(runs["seed"]) == [0, 1, 2] * len(arms)
+    for arm in arms:
+        jobs = [pd.read_csv(work / paths.paths("cnn")["runs"].format(arm=arm, job=job)) for job in (0, 1)]
+        assert [list(job["seed"]) for job in jobs] == [[0, 1], [2]]
+        assert not (work / paths.paths("cnn")["runs"].format(arm=arm, job=2)).exists()
+    front = (work / paths.paths("cnn")["front"]).read_text()
+    assert "Each arm's 3 seeds ran as 2 job(s) of at most 2 (``port.seeds_per_job``)" in front
+    assert train.seed_jobs(config["port"]["seeds"], 2) == [[0, 1], [2]]
 
 
 def test_a_finished_port_has_nothing_to_rerun_even_with_its_keys_reordered(cnn):

@@ -53,6 +53,7 @@ localrules:
 
 wildcard_constraints:
     page="|".join(port_paths.PAGES),
+    job=r"\d+",
 
 
 def code(script, *modules):
@@ -73,8 +74,17 @@ def user_code():
 
 
 def port_config():
-    """What a training or trace job reads of the config: the port, without the seeds."""
-    return canonical({k: v for k, v in PORT.items() if k != "seeds"})
+    """What a training or trace job reads of the config: the port, without the seeds and their jobs."""
+    return canonical({k: v for k, v in PORT.items() if k not in ("seeds", "seeds_per_job")})
+
+
+# Each arm's seeds, job by job (port.seeds_per_job): a job's seeds are its param, so that another split
+# retrains only the jobs whose seeds changed.
+SEED_JOBS = port_train.seed_jobs(PORT["seeds"], PORT["seeds_per_job"])
+
+
+def job_seeds(wildcards):
+    return SEED_JOBS[int(wildcards.job)]
 
 
 def findings_of(wildcards=None):
@@ -84,7 +94,11 @@ def findings_of(wildcards=None):
 
 
 def run_tables(wildcards):
-    return [P["runs"].format(arm=arm) for arm in port_train.arms(findings_of())]
+    return [
+        P["runs"].format(arm=arm, job=job)
+        for arm in port_train.arms(findings_of())
+        for job in range(len(SEED_JOBS))
+    ]
 
 
 def level_percent():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from gapstudy.studies.catalogue.answer import rst
+from gapstudy.studies.port import train
 from gapstudy.trace import engine
 
 METRIC_NAMES = {"mse": "MSE", "log_loss": "log-loss", "accuracy": "error rate (1 − accuracy)"}
@@ -104,6 +105,14 @@ def cause_list(causes: pd.DataFrame) -> list[str]:
     return lines + [""]
 
 
+def seed_jobs_sentence(port: dict) -> str:
+    """How an arm's seeds were trained: in which jobs (``port.seeds_per_job``), and why not stacked."""
+    jobs = train.seed_jobs(port["seeds"], port["seeds_per_job"])
+    return (f"Each arm's {len(port['seeds'])} seeds ran as {len(jobs)} job(s) of at most {port['seeds_per_job']} "
+            "(``port.seeds_per_job``), which run in parallel where cores or a cluster allow, one seed after "
+            "another within a job: the user's loop is called unchanged, so its seeds are not stacked.")
+
+
 def front_page(verdict: pd.DataFrame, causes: pd.DataFrame, arms: pd.DataFrame, config: dict,
                versions: dict) -> str:
     """The front page's RST. ``versions``: {package: [the versions the training runs recorded]}."""
@@ -114,7 +123,7 @@ def front_page(verdict: pd.DataFrame, causes: pd.DataFrame, arms: pd.DataFrame, 
     lines += ["How it was measured", "-------------------", "",
               "The workflow trains the Keras model with ``fit``, the user's PyTorch loop unchanged (the port), the "
               "port with every fix the workflow can apply (the fixed port), and the port with each fix alone, over "
-              "the same seeds. The user's loop is observed from outside (forward hooks, the optimizer's step hooks, "
+              "the same seeds. " + seed_jobs_sentence(config["port"]) + " The user's loop is observed from outside (forward hooks, the optimizer's step hooks, "
               "gradient hooks, the rows of every batch, what reaches the loss); each fix is a setting or a hook on "
               "the user's objects. A fix's effect is paired by seed; the gap and the fixed port's equivalence are "
               "Welch comparisons across frameworks. The lock-step copies Keras' initial weights into the PyTorch "

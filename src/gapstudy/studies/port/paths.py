@@ -16,11 +16,12 @@ def root(name: str) -> str:
 
 
 def paths(name: str) -> dict:
-    """Every file of port ``name``; ``{arm}`` and ``{page}`` are wildcards."""
+    """Every file of port ``name``; ``{arm}``, ``{job}`` (an arm's training job, ``train.seed_jobs``) and
+    ``{page}`` are wildcards."""
     r = root(name)
     return {"dataset": f"{r}/data.npz", "trace_steps": f"{r}/lockstep/steps.csv",
             "trace_result": f"{r}/lockstep/result.json", "findings": f"{r}/lockstep/findings.json",
-            "runs": f"{r}/runs/{{arm}}.csv", "environment": f"{r}/environment.json",
+            "runs": f"{r}/runs/{{arm}}/job{{job}}.csv", "environment": f"{r}/environment.json",
             "front": f"{r}/report/front.rst", "report": f"{r}/report.html", "page": f"{r}/report/{{page}}.html",
             "figure": f"{r}/figures/arms.png", "logs": f"logs/port/{name}", "benchmarks": f"{r}/benchmarks"}
 

@@ -38,6 +38,14 @@ def arm_fixes(arm: str, findings: list[dict]) -> list[str]:
     return [arm]
 
 
+def seed_jobs(seeds: list, per_job: int) -> list[list]:
+    """An arm's seeds as its training jobs: consecutive runs of at most ``per_job`` seeds, in order
+    (``port.seeds_per_job``); job ``i`` trains ``seed_jobs(...)[i]``."""
+    if per_job < 1:
+        raise ValueError(f"port.seeds_per_job: {per_job!r} is not allowed; allowed: an integer ≥ 1")
+    return [list(seeds[first:first + per_job]) for first in range(0, len(seeds), per_job)]
+
+
 def torch_run(config: dict, entries: spec.Entries, data: dict, seed: int, epochs: int, names=()) -> dict:
     """The user's loop from seed ``seed`` with the fixes ``names`` applied; the validation output."""
     port = config["port"]
