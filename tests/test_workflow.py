@@ -141,10 +141,25 @@ def test_a_configfile_replaces_the_default_config(tmp_path):
     assert counts and counts[0] == ["train", "5"]  # 1 variant × 5 frameworks, each job all seeds
 
 
-def test_a_second_run_from_scratch_gives_the_same_tables_byte_for_byte(study, tmp_path_factory):
-    """Times live in timings.csv and runtime.csv; every other table must not move by one byte."""
+def second_tiny_run(request, tmp_path_factory):
+    """Another run of the tiny study from nothing, in its own copy: the session's run on the test SLURM
+    cluster where there is one (``slurm_runs``: started when the tests were collected, through another
+    executor, so the same bits say more and cost no second run here), else one with ``--cores 2``."""
+    from conftest import SLURM_RUNS
+
+    on_cluster = request.config.stash.get(SLURM_RUNS, {}).get("test_tiny_study_runs_as_slurm_jobs_to_a_finished_report")
+    if on_cluster is not None:
+        rc, log = on_cluster.wait()
+        assert rc == 0, log[-5000:]
+        return on_cluster.workdir
     again = copy_repo(tmp_path_factory.mktemp("again"))
     snakemake(again, "--cores", "2", "--configfile", "config/tiny.yaml")
+    return again
+
+
+def test_a_second_run_from_scratch_gives_the_same_tables_byte_for_byte(study, request, tmp_path_factory):
+    """Times live in timings.csv and runtime.csv; every other table must not move by one byte."""
+    again = second_tiny_run(request, tmp_path_factory)
     names = sorted(p.name for p in (study / "results/tables").glob("*.csv"))
     timed = {"timings.csv", "runtime.csv"}
     assert {"runs.csv", "epochs.csv", "predictions.csv", "summary.csv", "comparison.csv", "equivalence.csv",
