@@ -247,9 +247,10 @@ def test_an_arms_seeds_are_split_into_jobs_in_order_and_the_front_page_says_so()
     config = yaml.safe_load((EXAMPLES / "cnn" / "config.yaml").read_text())
     config["port"]["path"] = str(EXAMPLES / "cnn")
     port = spec.validate(config)["port"]
-    assert port["seeds_per_job"] == spec.DEFAULT_SEEDS_PER_JOB
+    assert port["seeds_per_job"] == len(port["seeds"]) == 10  # null: one job an arm
     assert answer.seed_jobs_sentence(port | {"seeds_per_job": 4}).startswith(
-        "Each arm's 10 seeds ran as 3 job(s) of at most 4 (``port.seeds_per_job``)")
+        "Each arm's 10 seeds ran as 3 jobs of at most 4 (``port.seeds_per_job``)")
+    assert answer.seed_jobs_sentence(port).startswith("Each arm's 10 seeds ran in one job, one seed after another")
 
 
 def test_dropout_masks_reach_keras_whether_the_port_uses_modules_or_functions(tmp_path):

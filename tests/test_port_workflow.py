@@ -61,7 +61,7 @@ def test_each_arms_seeds_ran_as_the_jobs_the_config_asks_for_and_the_report_says
         assert [list(job["seed"]) for job in jobs] == [[0, 1], [2]]
         assert not (work / paths.paths("cnn")["runs"].format(arm=arm, job=2)).exists()
     front = (work / paths.paths("cnn")["front"]).read_text()
-    assert "Each arm's 3 seeds ran as 2 job(s) of at most 2 (``port.seeds_per_job``)" in front
+    assert "Each arm's 3 seeds ran as 2 jobs of at most 2 (``port.seeds_per_job``)" in front
     assert train.seed_jobs(config["port"]["seeds"], 2) == [[0, 1], [2]]
 
 

@@ -108,9 +108,13 @@ def cause_list(causes: pd.DataFrame) -> list[str]:
 def seed_jobs_sentence(port: dict) -> str:
     """How an arm's seeds were trained: in which jobs (``port.seeds_per_job``), and why not stacked."""
     jobs = train.seed_jobs(port["seeds"], port["seeds_per_job"])
-    return (f"Each arm's {len(port['seeds'])} seeds ran as {len(jobs)} job(s) of at most {port['seeds_per_job']} "
+    why = "the user's loop is called unchanged, so its seeds are not stacked."
+    if len(jobs) == 1:
+        return (f"Each arm's {len(port['seeds'])} seeds ran in one job, one seed after another, the arms' jobs in "
+                f"parallel where cores or a cluster allow (``port.seeds_per_job``: 1 runs every seed at once): {why}")
+    return (f"Each arm's {len(port['seeds'])} seeds ran as {len(jobs)} jobs of at most {port['seeds_per_job']} "
             "(``port.seeds_per_job``), which run in parallel where cores or a cluster allow, one seed after "
-            "another within a job: the user's loop is called unchanged, so its seeds are not stacked.")
+            f"another within a job: {why}")
 
 
 def front_page(verdict: pd.DataFrame, causes: pd.DataFrame, arms: pd.DataFrame, config: dict,

@@ -27,9 +27,9 @@ Keys (documented in ``config/README.md``, section "A port"):
   ``model.eval()`` and a forward pass without gradients;
 - ``port.mapping``: ``{keras layer: torch module}`` pairs pinned before the automatic mapping;
 - ``port.seeds``, ``port.epochs`` (null: the port's own ``fit`` epochs for both sides);
-  ``port.seeds_per_job`` (default ``DEFAULT_SEEDS_PER_JOB``): each arm's seeds run in jobs of at most this
-  many, which Snakemake runs in parallel where cores or a cluster allow (the user's loop is called
-  unchanged, one seed after another, so that a job cannot stack its seeds);
+  ``port.seeds_per_job`` (null, the default: all of an arm's seeds in one job): each arm's seeds run in
+  jobs of at most this many, which Snakemake runs in parallel where cores or a cluster allow (the user's
+  loop is called unchanged, one seed after another, so that a job cannot stack its seeds);
 - ``lockstep``: ``epochs``, ``atol``, ``rtol``, ``seed``, and ``max_steps`` (null: every step of the traced
   epochs; an integer: the trace, and the user's loop with it, ends after that many optimizer steps, for a
   large dataset); ``statistics``: as the catalogue's;
@@ -59,9 +59,6 @@ KERAS_KEYS = {"model", "fit"}
 FIT_KEYS = {"batch_size", "epochs", "shuffle", "callbacks", "validation"}
 TORCH_KEYS = {"build", "loader", "shuffle", "train_epoch", "train", "predict", "arguments"}
 TASKS = ("regression", "multiclass", "binary")
-# Two jobs an arm at the examples' 10 seeds: on 2 cores the arms keep both busy, and each job pays its imports
-# (some 5 s); on a cluster, ``port.seeds_per_job: 1`` runs every seed at once.
-DEFAULT_SEEDS_PER_JOB = 5
 METRICS = ("mse", "log_loss", "accuracy")
 LAYOUTS = ("same", "channels_first")
 # What the user's loop may ask for, by the name in its signature: the names each value answers to.
@@ -189,7 +186,10 @@ def validate(config: dict) -> dict:
                           "integers ≥ 0")
     for seed in seeds:
         _int(seed, "port.seeds", 0)
-    port["seeds_per_job"] = _int(port.get("seeds_per_job", DEFAULT_SEEDS_PER_JOB), "port.seeds_per_job", 1)
+    # One job an arm unless asked: on 2 cores the arms keep both busy, and each job pays some 9 s of imports
+    # and set-up (examples/cnn: 129 s end to end in one job an arm, 158 s in two); on a cluster, 1.
+    per_job = port.get("seeds_per_job")
+    port["seeds_per_job"] = len(seeds) if per_job is None else _int(per_job, "port.seeds_per_job", 1)
     if port.get("epochs") is not None:
         _int(port["epochs"], "port.epochs", 1)
     port.setdefault("epochs", None)
