@@ -75,7 +75,9 @@ def user_code():
 
 def port_config():
     """What a training or trace job reads of the config: the port, without the seeds and their jobs."""
-    return canonical({k: v for k, v in PORT.items() if k not in ("seeds", "seeds_per_job")})
+    return canonical(
+        {k: v for k, v in PORT.items() if k not in ("seeds", "seeds_per_job")}
+    )
 
 
 # Each arm's seeds, job by job (port.seeds_per_job): a job's seeds are its param, so that another split
