@@ -357,6 +357,17 @@ class Port:
         return torch.cat(outputs).numpy()
 
 
+def validation(port: Port, data: dict) -> dict:
+    """The trained port's validation scores (``Port.evaluate``), with ``diverged`` where one is not finite."""
+    import torch
+
+    output = port.evaluate(torch.from_numpy(to_torch_layout(port.c.family, data["X_val"])))
+    result = scores(port.c.task, data["y_val"], output)
+    if not all(math.isfinite(v) for v in result.values()):
+        result["diverged"] = True
+    return result
+
+
 def train(case: str, switches: dict, data: dict, seed: int, epochs: int | None = None) -> dict:
     """Train the port with ``switches`` from seed ``seed``; its validation scores, losses and times."""
     import torch
@@ -376,9 +387,6 @@ def train(case: str, switches: dict, data: dict, seed: int, epochs: int | None =
             epoch_losses.append(port.train_step(X[idx], y[idx]))
         port.end_epoch()
         losses.append(float(np.mean(epoch_losses)))
-    output = port.evaluate(torch.from_numpy(to_torch_layout(c.family, data["X_val"])))
-    result = scores(c.task, data["y_val"], output)
-    if not all(math.isfinite(v) for v in result.values()):
-        result["diverged"] = True
+    result = validation(port, data)
     return result | {"train_loss": losses, "wall_seconds": time.perf_counter() - start,
                      "cpu_seconds": time.process_time() - cpu}

@@ -34,14 +34,12 @@ convolutions then dominate; ``nn.LSTM`` has no batching rule (slower).
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
 from gapstudy.studies.catalogue import torch_port
 from gapstudy.studies.catalogue.cases import CASES
-from gapstudy.studies.catalogue.scores import scores
 
 FAMILIES = ("mlp_regression", "mlp_classifier")
 
@@ -132,18 +130,12 @@ def train(case: str, switches: dict, data: dict, seeds, epochs: int | None = Non
         by_seed = torch.stack(epoch_losses, dim=1).tolist()  # (S, steps) of the loop's float(loss)
         for seed_losses, epoch in zip(losses, by_seed):
             seed_losses.append(float(np.mean(epoch)))
-    X_val = torch.from_numpy(torch_port.to_torch_layout(c.family, data["X_val"]))
-    results = []
     with torch.no_grad():
         for i, port in enumerate(ports):
             for name, p in port.model.named_parameters():
                 if name in stacked:
                     p.copy_(stacked[name][i])
-    for port in ports:
-        result = scores(c.task, data["y_val"], port.evaluate(X_val))
-        if not all(math.isfinite(v) for v in result.values()):
-            result["diverged"] = True
-        results.append(result)
+    results = [torch_port.validation(port, data) for port in ports]
     wall, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     return [result | {"train_loss": seed_losses, "wall_seconds": wall / len(ports),
                       "cpu_seconds": cpu_seconds / len(ports), "stacked_seeds": len(ports)}
