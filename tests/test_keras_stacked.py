@@ -19,6 +19,9 @@ SWITCHES = [
     {"activation": "tanh", "weight_init": "torch_default", "bias_init": "torch_default"},
     {"dtype": "float64", "epsilon": 1e-3, "beta_2": 0.999},
     {"shuffle": "off", "learning_rate": 0.01},
+    # The Keras-side switches of the diagnosis: PyTorch's Adam rule, the user's hand-written loss.
+    {"adam_rule": "torch", "loss": "handwritten"},
+    {"loss": "handwritten", "target_shape": "matched", "dtype": "float64", "adam_rule": "torch"},
 ]
 
 
@@ -76,13 +79,18 @@ def test_a_diverging_seed_stops_where_its_fit_stops(dataset, hp):
             assert np.array_equal(a, b, equal_nan=True)
 
 
-def test_switches_the_stack_lacks_train_seed_by_seed(dataset, hp):
-    hp["epochs"] = 1
-    for switches in ({"adam_rule": "torch"}, {"loss": "handwritten"}):
-        resolved = resolve(switches, "keras", hp)
-        assert not keras_stacked.supports(resolved)
-        results = train_keras.train_seeds(dataset, [0, 1], hp, resolved)
-        assert "stacked_seeds" not in results[0]["settings"]
+def test_every_keras_switch_value_takes_the_stacked_path_on_tensorflow(hp):
+    """Every value of every switch Keras has (the registry's) trains stacked; numbers of any value do."""
+    from gapstudy.registry import SWITCHES
+
+    for switch in SWITCHES.values():
+        if not switch.applies_to("keras"):
+            continue
+        for value in switch.values:
+            assert keras_stacked.supports(resolve({switch.name: value}, "keras", hp)), (switch.name, value)
+    # On Keras' PyTorch backend the stacked path has the posted loss and Adam rule only.
+    assert keras_stacked.SUPPORTED_ON_TORCH["adam_rule"] == ("keras",)
+    assert keras_stacked.SUPPORTED_ON_TORCH["loss"] == ("framework",)
 
 
 KERAS_TORCH = r"""
@@ -142,3 +150,72 @@ def test_keras_on_pytorch_stacked_is_its_fit_within_rounding(hp):
         assert run["backend"] == "torch" and run["stacked"] == 2
         assert run["weights_max_abs_diff"] < 1e-5
         assert run["val_mse"][1] == pytest.approx(run["val_mse"][0], rel=1e-4)
+
+
+KERAS_JAX = r"""
+import json, sys
+from gapstudy.frameworks.runtime import limit_threads; limit_threads(1)
+from gapstudy.studies.seed import run
+run._trainer("keras_jax")
+import numpy as np, keras
+from gapstudy.studies.seed.data import make_dataset
+from gapstudy.frameworks import keras_model, keras_stacked, train_keras
+from gapstudy.variants import resolve
+ds = make_dataset()
+hp = json.loads(sys.argv[1])
+def same(a, b):
+    return (a["predictions"].tobytes() == b["predictions"].tobytes()
+            and all(x.tobytes() == y.tobytes() for x, y in zip(a["weights"], b["weights"]))
+            and a["epochs"] == b["epochs"])
+
+# fit's own batch order on this backend, seen from inside an eager train_step
+seen = []
+class Recorder(keras.Model):
+    def train_step(self, state, data):
+        seen.append(np.asarray(data[0])[:, 0].astype(int))
+        return {"z": 0.0}, state
+sw = resolve({}, "keras_jax", hp)
+keras.utils.set_random_seed(4)
+keras_model.build_model(10, hp, sw)  # the same draws as a run, before fit
+inp = keras.layers.Input(shape=(1,)); m = Recorder(inp, keras.layers.Dense(1)(inp))
+m.compile(optimizer="adam", loss="mse", jit_compile=False)
+m.fit(np.arange(7000, dtype="float32")[:, None], np.zeros(7000, "float32"), batch_size=32, epochs=hp["epochs"],
+      verbose=0)
+orders = keras_stacked.draw(ds, 4, hp, sw)[2]
+out = {"orders_equal": bool(np.array_equal(np.concatenate(seen), orders.reshape(-1)))}
+
+# train_keras's validation loss is fit's own val_loss on this backend
+keras.utils.set_random_seed(3)
+model = keras_model.build_model(10, hp, sw)
+history = model.fit(ds.X_train, ds.y_train, batch_size=32, epochs=hp["epochs"], validation_data=(ds.X_val, ds.y_val),
+                    verbose=0)
+ours = train_keras.train(ds, 3, hp, sw)
+out["val_loss_is_fits"] = [r["val_loss_user"] for r in ours["epochs"]] == history.history["val_loss"]
+out["loss_is_fits"] = [r["train_loss"] for r in ours["epochs"]] == history.history["loss"]
+
+out["switches"] = {}
+for name, switches in {"posted": {}, "keras_side": {"adam_rule": "torch", "loss": "handwritten", "target_shape": "matched"}}.items():
+    resolved = resolve(switches, "keras_jax", hp)
+    stacked = keras_stacked.train(ds, [4, 1, 2], hp, resolved)
+    out["switches"][name] = {
+        "supported": keras_stacked.supports(resolved),
+        "each_is_its_fit": [same(r, train_keras.train(ds, s, hp, resolved)) for s, r in zip([4, 1, 2], stacked)],
+        "alone_is_in_stack": same(keras_stacked.train(ds, [1], hp, resolved)[0], stacked[1]),
+        "stacked": stacked[0]["settings"]["stacked_seeds"], "backend": stacked[0]["settings"]["keras_backend"]}
+print("RESULT" + json.dumps(out))
+"""
+
+
+def test_keras_on_jax_stacked_is_each_seeds_fit_bit_for_bit(hp):
+    """fit's orders on JAX (NumPy's, after the iterator that builds the loss), fit's own val_loss, and every seed
+    of a stack, posted and with the Keras-side switches, bit for bit its own fit, and alone the same as in a stack."""
+    hp["epochs"] = 2
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=os.path.join(ROOT, "src"))
+    proc = subprocess.run([sys.executable, "-c", KERAS_JAX, json.dumps(hp)], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.split("RESULT", 1)[1])
+    assert result["orders_equal"] and result["val_loss_is_fits"] and result["loss_is_fits"], result
+    for name, found in result["switches"].items():
+        assert found["supported"] and found["backend"] == "jax" and found["stacked"] == 3, (name, found)
+        assert found["each_is_its_fit"] == [True, True, True] and found["alone_is_in_stack"], (name, found)

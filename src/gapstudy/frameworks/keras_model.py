@@ -62,6 +62,39 @@ def torch_rule_adam(**kwargs):
     return TorchRuleAdam(**kwargs)
 
 
+def optimizer(hp: dict, switches: dict):
+    """The posted ``Adam``, with the update rule the ``adam_rule`` switch names (Keras' own or PyTorch's)."""
+    import keras
+
+    adam = dict(learning_rate=switches["learning_rate"], beta_1=hp["beta_1"], beta_2=switches["beta_2"],
+                epsilon=switches["epsilon"], amsgrad=False)
+    return keras.optimizers.Adam(**adam) if switches["adam_rule"] == "keras" else torch_rule_adam(**adam)
+
+
+def jax_validation(model, X_val, y_val, batch_size: int):
+    """``(trainable, non_trainable) -> (fit's validation loss, the full-set predictions (n, ...))`` on JAX, stateless.
+
+    ``fit`` on JAX evaluates with its jitted ``test_step`` per batch, which
+    feeds each batch's loss to a fresh loss tracker (a ``Mean`` weighted by
+    the batch size). This is that ``test_step`` over every batch in order,
+    one pure function to jit: the seed-by-seed run (``train_keras``) and the
+    stacked seeds (``keras_stacked``) validate through it, each seed on its
+    own variables.
+    """
+    import jax.numpy as jnp
+
+    fresh = [jnp.zeros(v.shape, v.dtype) for v in model.metrics_variables]
+    starts = range(0, len(X_val), batch_size)
+
+    def validate(trainable, non_trainable):
+        state = (trainable, non_trainable, fresh)
+        for start in starts:
+            logs, state = model.test_step(state, (X_val[start:start + batch_size], y_val[start:start + batch_size]))
+        return logs["loss"], model.stateless_call(trainable, non_trainable, X_val)[0]
+
+    return validate
+
+
 def handwritten_mse(y_true, y_pred):
     """The user's PyTorch loss written for Keras (Keras aligns the shapes before calling it)."""
     from keras import ops
@@ -92,12 +125,9 @@ def build_model(n_features: int, hp: dict, switches: dict | None = None, steps_p
     y = layers.Dense(units=1, activation=None, use_bias=True,
                      kernel_initializer=output_init[0], bias_initializer=output_init[1])(z)
     model = keras.Model(x, y, name="linear")
-    adam = dict(learning_rate=switches["learning_rate"], beta_1=hp["beta_1"], beta_2=switches["beta_2"],
-                epsilon=switches["epsilon"], amsgrad=False)
-    optimizer = keras.optimizers.Adam(**adam) if switches["adam_rule"] == "keras" else torch_rule_adam(**adam)
     # A plain function, as a user would pass it; Keras wraps it like its own losses.
     loss = "mean_squared_error" if switches["loss"] == "framework" else handwritten_mse
-    model.compile(optimizer=optimizer, loss=loss, steps_per_execution=steps_per_execution)
+    model.compile(optimizer=optimizer(hp, switches), loss=loss, steps_per_execution=steps_per_execution)
     return model
 
 

@@ -30,7 +30,11 @@ What keeps each seed's numbers those of its own ``fit``:
   under every instruction set oneDNN may choose on x86.
 
 Only the switches in ``SUPPORTED`` take this path (``supports``); any other
-value trains seed by seed through ``train_keras.train``.
+value trains seed by seed through ``train_keras.train``. The Keras-side
+switches take it too: PyTorch's Adam rule is the same ``Adam`` subclass as
+``fit``'s (``keras_model.optimizer``), elementwise on the stacked variables,
+and the hand-written loss is reduced over each seed's own batch
+(``stacked_ops.BATCH_LOSSES``).
 """
 
 from __future__ import annotations
@@ -40,27 +44,28 @@ import time
 
 import numpy as np
 
-from gapstudy.frameworks.stacked_ops import (batch_loss, batch_sizes, keras_mean, per_batch, per_row, per_seed, record_epoch,
+from gapstudy.frameworks.stacked_ops import (BATCH_LOSSES, batch_sizes, keras_mean, per_batch, per_row, per_seed, record_epoch,
                                   stacked_epoch)
 
 # Switch values this path implements; every other switch must be at the value given.
 SUPPORTED = {
     "activation": ("none", "relu", "tanh"),
-    "adam_rule": ("keras",),
-    "loss": ("framework",),
+    "adam_rule": ("keras", "torch"),
+    "loss": ("framework", "handwritten"),
     "target_shape": ("posted", "matched"),
     "shuffle": ("on", "off"),
     "dtype": ("float32", "float64"),
 }
+# Keras' PyTorch backend (``_train_torch``) has the posted loss and Adam rule only.
+SUPPORTED_ON_TORCH = {**SUPPORTED, "adam_rule": ("keras",), "loss": ("framework",)}
 
 
 def supports(switches: dict) -> bool:
     """Whether this path trains exactly what ``train_keras.train`` trains for these switches."""
     import keras
 
-    if keras.backend.backend() not in ("tensorflow", "torch"):
-        return False
-    return all(switches.get(name) in values for name, values in SUPPORTED.items())
+    supported = {"tensorflow": SUPPORTED, "torch": SUPPORTED_ON_TORCH, "jax": SUPPORTED}.get(keras.backend.backend())
+    return supported is not None and all(switches.get(name) in values for name, values in supported.items())
 
 
 def epoch_orders(n: int, epochs: int, shuffle: bool) -> np.ndarray:
@@ -116,9 +121,24 @@ def draw(dataset, seed: int, hp: dict, switches: dict) -> tuple[int, list[np.nda
     model = build_model(dataset.X_train.shape[1], hp, switches)
     weights = [np.asarray(w) for w in model.get_weights()]
     n, epochs, shuffle = len(dataset.X_train), switches["epochs"], switches["shuffle"] == "on"
-    if keras.backend.backend() == "tensorflow":
-        return seed, weights, epoch_orders(n, epochs, shuffle)
-    return seed, weights, _torch_fit_orders(n, epochs, shuffle)
+    orders = {"tensorflow": epoch_orders, "torch": _torch_fit_orders, "jax": _jax_fit_orders}
+    return seed, weights, orders[keras.backend.backend()](n, epochs, shuffle)
+
+
+def _jax_fit_orders(n: int, epochs: int, shuffle: bool) -> np.ndarray:
+    """The orders of ``fit`` on Keras' JAX backend, from NumPy's global generator.
+
+    There ``fit`` iterates its ``ArrayDataAdapter`` through NumPy: each
+    iterator draws ``np.random.permutation(n)`` when it starts, and nothing
+    else of the run draws from NumPy. Before the first epoch ``fit`` opens
+    one iterator to build the loss (``Trainer._symbolic_build``), whose
+    order no step sees; then one per epoch. A test checks these orders
+    against ``fit``'s.
+    """
+    if not shuffle:
+        return np.broadcast_to(np.arange(n, dtype=np.int32), (epochs, n))
+    np.random.permutation(n)  # the iterator that builds the loss
+    return np.stack([np.random.permutation(n).astype(np.int32) for _ in range(epochs)])
 
 
 def _torch_fit_orders(n: int, epochs: int, shuffle: bool) -> np.ndarray:
@@ -209,7 +229,7 @@ def train_from(dataset, starts, hp: dict, switches: dict, device: str = "cpu", p
     if not supports(switches):
         raise ValueError(f"the stacked Keras path does not support these switches: {switches}")
     device_name = check_device(device)
-    trainer = _train_tf if keras.backend.backend() == "tensorflow" else _train_torch
+    trainer = {"tensorflow": _train_tf, "torch": _train_torch, "jax": _train_jax}[keras.backend.backend()]
     with _floatx(switches["dtype"]), device_scope(device):
         results = trainer(dataset, list(starts), hp, switches, switches["dtype"], progress)
     for result in results:
@@ -233,15 +253,16 @@ def _floatx(dtype: str):
 
 
 def _train_tf(dataset, starts, hp, switches, dtype, progress):
-    import keras
     import tensorflow as tf
+
+    from gapstudy.frameworks import keras_model
 
     start = time.time()
     seeds = [seed for seed, _, _ in starts]
     model = StackedModel([w for _, w, _ in starts], switches["activation"], dtype)
-    optimizer = keras.optimizers.Adam(learning_rate=switches["learning_rate"], beta_1=hp["beta_1"],
-                                      beta_2=switches["beta_2"], epsilon=switches["epsilon"], amsgrad=False)
+    optimizer = keras_model.optimizer(hp, switches)
     optimizer.build(model.variables)
+    batch_loss = BATCH_LOSSES[switches["loss"]]
     variables = model.variables
     trainable = [v.value for v in variables]
 
@@ -305,7 +326,8 @@ def _results(results, predictions, weights, seconds):
             "predictions": p,
             "weights": w,
             "train_seconds": seconds / len(results),
-            "settings": {"keras_backend": keras.backend.backend(), "jit_compile": False,
+            # Only the JAX path compiles with XLA (``_train_jax``), as ``fit`` does there.
+            "settings": {"keras_backend": keras.backend.backend(), "jit_compile": keras.backend.backend() == "jax",
                          "stacked_seeds": len(results), **thread_settings()},
         })
     return results
@@ -408,3 +430,90 @@ def _predict(model, X_val, S, bs):
         return per_row(lambda x: model(x)[..., 0], [tf.broadcast_to(X_val, [S, *X_val.shape])], bs, X_val.dtype)
 
     return predict().numpy()
+
+
+def _train_jax(dataset, starts, hp, switches, dtype, progress):
+    """Keras on its JAX backend, seeds stacked: the posted model's own stateless ``train_step``, per seed, in one program.
+
+    On JAX, Keras' ``train_step(state, data)`` is a pure function of the
+    model's, the optimizer's and the loss tracker's variables and one batch;
+    ``fit`` jits it and calls it once per batch. Here one jitted program runs
+    a whole epoch of every seed: a ``jax.lax.scan`` over the epoch's full
+    batches whose body calls that same ``train_step`` once per seed, on the
+    seed's own state and batch (then the shorter last batch). Validation
+    calls ``test_step`` per seed with a fresh loss tracker per epoch, as
+    ``fit`` resets its metrics. The seeds are not ``jax.vmap``-ed: a mapped
+    step is batched arithmetic, whose last bits XLA compiles differently for
+    each number of seeds (measured: a seed alone, in a stack of 2 and in a
+    stack of 3 gave three different validation MSEs), so a seed's numbers
+    would depend on its stack-mates and its repeat (``run.repeat_check``)
+    would fail. Per seed, each seed's step is the 2-D program of its own
+    ``fit``: bit for bit (``tests/test_keras_stacked.py``).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from gapstudy.frameworks.keras_model import build_model, jax_validation
+
+    start = time.time()
+    seeds = [seed for seed, _, _ in starts]
+    S, n, bs = len(seeds), len(dataset.X_train), hp["batch_size"]
+    model = build_model(dataset.X_train.shape[1], hp, switches)
+    model.optimizer.build(model.trainable_variables)
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    fresh_metrics = [jnp.zeros(v.shape, v.dtype) for v in model.metrics_variables]
+    states = [([jnp.asarray(w) for w in weights], non_trainable, [v.value for v in model.optimizer.variables])
+              for _, weights, _ in starts]  # per seed: trainable, non-trainable, optimizer variables
+
+    matched = switches["target_shape"] == "matched"
+    X_train, X_val = jnp.asarray(dataset.X_train, dtype), jnp.asarray(dataset.X_val, dtype)
+    y_train = dataset.y_train.astype(dtype)
+    y_train = jnp.asarray(y_train.reshape(-1, 1) if matched else y_train)
+    y_val = dataset.y_val.astype(dtype)
+    y_val = jnp.asarray(y_val.reshape(-1, 1) if matched else y_val)
+    full, val_starts = n // bs, range(0, len(dataset.X_val), bs)
+
+    def steps(states, x, y):
+        """``train_step`` of every seed on its own batch: x (S, B, in), y (S, B[, 1])."""
+        return [model.train_step(state, (x[s], y[s]))[1] for s, state in enumerate(states)]
+
+    @jax.jit
+    def epoch(states, order):
+        """One epoch of every seed; ``states`` per seed (trainable, non-trainable, optimizer, metrics)."""
+        x, y = X_train[order], y_train[order]  # (S, n, ...)
+        blocks = [jnp.swapaxes(t[:, :full * bs].reshape(S, full, bs, *t.shape[2:]), 0, 1) for t in (x, y)]
+        states, _ = jax.lax.scan(lambda states, batch: (steps(states, *batch), None), states, blocks)
+        return steps(states, x[:, full * bs:], y[:, full * bs:]) if n % bs else states
+
+    validation = jax_validation(model, X_val, y_val, bs)
+
+    @jax.jit
+    def validate(states):
+        """Per seed: ``fit``'s validation loss, the full-set predictions and ``predict``'s batches."""
+        out = []
+        for trainable, non_trainable, _, _ in states:
+            predict = lambda x: model.stateless_call(trainable, non_trainable, x)[0][:, 0]  # noqa: E731
+            loss, full_set = validation(trainable, non_trainable)
+            out.append((loss, full_set[:, 0], jnp.concatenate([predict(X_val[b:b + bs]) for b in val_starts])))
+        return [jnp.stack(column) for column in zip(*out)]
+
+    def loss_tracker(states):
+        """Each seed's epoch loss, as its tracker's ``Mean.result`` (total / count)."""
+        return np.array([np.asarray(state[3][0] / state[3][1]) for state in states])
+
+    def seed_weights(states, s):
+        return [np.asarray(v) for v in states[s][0]]
+
+    results, alive, stopped = [{"epochs": []} for _ in seeds], np.ones(S, bool), {}
+    states = [(*state, fresh_metrics) for state in states]
+    for e in range(switches["epochs"]):
+        states = epoch([(*state[:3], fresh_metrics) for state in states],
+                       jnp.asarray(np.stack([o[e] for _, _, o in starts])))
+        val_loss, full_pred, predicted = (np.asarray(t) for t in validate(states))
+        record_epoch(results, seeds, alive, stopped, e, loss_tracker(states), val_loss, full_pred, dataset.y_val,
+                     progress, lambda s, predicted=predicted, states=states: (predicted[s], seed_weights(states, s)))
+        if not alive.any():
+            break
+    predicted = np.asarray(validate(states)[2])
+    final = [stopped.get(s) or (predicted[s], seed_weights(states, s)) for s in range(S)]
+    return _results(results, [p for p, _ in final], [w for _, w in final], time.time() - start)

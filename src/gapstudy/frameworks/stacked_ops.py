@@ -59,6 +59,25 @@ def batch_loss(y, y_pred):
     return tf.math.divide_no_nan(total, tf.cast(tf.shape(per_sample)[1], total.dtype))
 
 
+def handwritten_batch_loss(y, y_pred):
+    """The user's hand-written MSE as Keras calls it, per seed: (S, B), (S, B, 1) -> (S,).
+
+    Keras' ``LossFunctionWrapper`` expands the (B,) target to (B, 1) before
+    it calls the user's ``mean(square(y_true - y_pred))``, whose scalar then
+    passes the ``sum_over_batch_size`` reduction unchanged; per seed that
+    mean runs over the seed's own (B, 1), as ``fit`` reduces it.
+    """
+    import tensorflow as tf
+
+    if len(y.shape) == len(y_pred.shape) - 1:
+        y = tf.expand_dims(y, -1)
+    return tf.reduce_mean(tf.square(y - y_pred), axis=[1, 2])
+
+
+# The per-seed loss of each value of the ``loss`` switch, as Keras' ``fit`` computes it.
+BATCH_LOSSES = {"framework": batch_loss, "handwritten": handwritten_batch_loss}
+
+
 def keras_mean(losses: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Keras' loss tracker over an epoch, per seed: (S, steps) batch losses, (steps,) batch sizes -> (S,).
 

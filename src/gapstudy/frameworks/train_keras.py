@@ -2,8 +2,8 @@
 
 On TensorFlow, PyTorch (``keras_torch``) or JAX (``keras_jax``): the same
 code, whichever backend ``KERAS_BACKEND`` named when Keras was imported.
-JAX runs seed by seed (``keras_stacked`` has no JAX path), one jitted step
-per batch, as its ``fit`` does.
+On JAX, one jitted step per batch, as its ``fit`` does; ``keras_stacked``
+stacks the seeds of every backend.
 
 Import this module only after ``runtime.limit_threads`` (and with
 ``KERAS_BACKEND`` set, for Keras on another backend): Keras and TensorFlow
@@ -121,8 +121,14 @@ def validation_pass(model, X_val, y_val, batch_size: int):
         import torch
 
         return torch.no_grad()(run)  # eager, as that backend's evaluate runs it
-    if keras.backend.backend() != "tensorflow":
-        return run
+    if keras.backend.backend() == "jax":  # compiled, as that backend's evaluate runs its test_step
+        import jax
+
+        from gapstudy.frameworks.keras_model import jax_validation
+
+        validate = jax.jit(jax_validation(model, x, y, batch_size))
+        return lambda: validate([v.value for v in model.trainable_variables],
+                                [v.value for v in model.non_trainable_variables])
     import tensorflow as tf
 
     return tf.function(run)

@@ -22,7 +22,9 @@ optimizer fuses ``Dense``'s ``MatMul`` and ``BiasAdd`` into one kernel,
 which for the one-unit output layer rounds differently from the two ops
 (Keras 3 adds that bias with ``tf.add``, which is not fused). So the stacked
 layers run per seed in the fusable form, ``stacked_dense``; the rest
-is Keras 3's stacked arithmetic (``stacked_ops``), and the update Keras 2's own ``Adam``.
+is Keras 3's stacked arithmetic (``stacked_ops``, the loss the ``loss`` switch
+names), and the update Keras 2's own ``Adam`` (or its subclass with PyTorch's
+rule, ``adam_rule: torch``).
 Keras 2's ``fit`` draws a new batch order every epoch from one ``tf.data``
 iterator (``fit_orders``), where Keras 3 repeats the first. Other switch
 values train seed by seed, each through the posted ``fit``, one epoch per
@@ -94,7 +96,6 @@ def build_model(n_features: int, hp: dict, switches: dict, steps_per_execution: 
     import tf_keras
     from tf_keras import layers
     from tf_keras.models import Model
-    from tf_keras.optimizers import Adam
 
     activation = None if switches["activation"] == "none" else switches["activation"]
     hidden_init = _initializers(switches["weight_init"], switches["bias_init"], n_features)
@@ -110,12 +111,18 @@ def build_model(n_features: int, hp: dict, switches: dict, steps_per_execution: 
     z = dense(hp["hidden_units"], activation, hidden_init)(x)
     y = dense(1, None, output_init)(z)
     keras_model = Model(x, y, name="linear")
-    adam = dict(learning_rate=switches["learning_rate"], beta_1=hp["beta_1"], beta_2=switches["beta_2"],
-                epsilon=switches["epsilon"], amsgrad=False)
-    optimizer = Adam(**adam) if switches["adam_rule"] == "keras" else torch_rule_adam(**adam)
     loss = "mean_squared_error" if switches["loss"] == "framework" else handwritten_mse
-    keras_model.compile(optimizer=optimizer, loss=loss, steps_per_execution=steps_per_execution)
+    keras_model.compile(optimizer=optimizer(hp, switches), loss=loss, steps_per_execution=steps_per_execution)
     return keras_model
+
+
+def optimizer(hp: dict, switches: dict, **options):
+    """The posted Keras 2 ``Adam``, with the update rule the ``adam_rule`` switch names; ``options`` to the optimizer."""
+    from tf_keras.optimizers import Adam
+
+    adam = dict(learning_rate=switches["learning_rate"], beta_1=hp["beta_1"], beta_2=switches["beta_2"],
+                epsilon=switches["epsilon"], amsgrad=False, **options)
+    return Adam(**adam) if switches["adam_rule"] == "keras" else torch_rule_adam(**adam)
 
 
 def check_device(device: str) -> str | None:
@@ -219,10 +226,12 @@ def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", pro
 # Switch values the stacked path implements; every other switch must be at the value given.
 STACKED = {
     "activation": ("none",),
-    "adam_rule": ("keras",),
-    "loss": ("framework",),
+    "adam_rule": ("keras", "torch"),
+    "loss": ("framework", "handwritten"),
     "target_shape": ("posted", "matched"),
     "shuffle": ("on", "off"),
+    # float64 stays seed by seed: stacked, its runs differ from fit's by about 1e-8 relative (a float32-sized
+    # difference whose source is not found), so it would not be bit for bit.
     "dtype": ("float32",),
 }
 
@@ -291,9 +300,9 @@ def stacked_dense(x, kernel, bias, fused: bool = True):
 def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> list[dict]:
     """Train from ``starts`` (``draw``'s) together; one result per seed, bit for bit its own ``train``."""
     import tensorflow as tf
-    import tf_keras
 
-    from gapstudy.frameworks.stacked_ops import batch_loss, batch_sizes, keras_mean, per_batch, per_row, record_epoch, stacked_epoch
+    from gapstudy.frameworks.stacked_ops import (BATCH_LOSSES, batch_sizes, keras_mean, per_batch, per_row, record_epoch,
+                                                 stacked_epoch)
 
     if not supports(switches):
         raise ValueError(f"the stacked Keras 2 path does not support these switches: {switches}")
@@ -302,10 +311,9 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
     stacked = [np.stack([w[i] for _, w, _ in starts]) for i in range(4)]
     variables = [tf.Variable(w, name=name) for w, name in
                  zip(stacked, ["hidden_kernel", "hidden_bias", "output_kernel", "output_bias"])]
-    optimizer = tf_keras.optimizers.Adam(learning_rate=switches["learning_rate"], beta_1=hp["beta_1"],
-                                         beta_2=switches["beta_2"], epsilon=switches["epsilon"], amsgrad=False,
-                                         jit_compile=False)  # as in fit on CPU (its settings record it)
-    optimizer.build(variables)
+    adam = optimizer(hp, switches, jit_compile=False)  # as in fit on CPU (its settings record it)
+    adam.build(variables)
+    batch_loss, dtype = BATCH_LOSSES[switches["loss"]], getattr(tf, switches["dtype"])
 
     def forward(x, fused=True):
         """(S, B, in) -> (S, B, 1), both layers per seed (``stacked_dense``); ``fused=False`` as ``predict``."""
@@ -313,10 +321,10 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
         return stacked_dense(hidden, variables[2], variables[3], fused)
 
     matched = switches["target_shape"] == "matched"
-    X_train, X_val = tf.constant(dataset.X_train, tf.float32), tf.constant(dataset.X_val, tf.float32)
-    y_train = dataset.y_train.astype(np.float32)
+    X_train, X_val = tf.constant(dataset.X_train, dtype), tf.constant(dataset.X_val, dtype)
+    y_train = dataset.y_train.astype(switches["dtype"])
     y_train = tf.constant(y_train.reshape(-1, 1) if matched else y_train)
-    y_val = dataset.y_val.astype(np.float32)
+    y_val = dataset.y_val.astype(switches["dtype"])
     y_val = tf.constant(y_val.reshape(-1, 1) if matched else y_val)
     S, n, bs = len(seeds), len(dataset.X_train), hp["batch_size"]
     sizes = batch_sizes(n, bs)
@@ -326,21 +334,21 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
         with tf.GradientTape() as tape:
             loss = batch_loss(y, forward(x))
             total = tf.reduce_sum(loss)
-        optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+        adam.apply_gradients(zip(tape.gradient(total, variables), variables))
         return loss
 
     @tf.function
     def epoch(order):
         """One epoch for every seed: ``order`` (S, n) -> each step's loss per seed (S, steps)."""
-        return stacked_epoch(step, X_train, y_train, order, bs, tf.float32)
+        return stacked_epoch(step, X_train, y_train, order, bs, dtype)
 
     @tf.function
     def validate():
         """``evaluate``'s batch losses (S, batches), the full-set predictions and ``predict``'s (S, n_val)."""
         X = tf.broadcast_to(X_val, [S, *X_val.shape])
         Y = tf.broadcast_to(y_val, [S, *y_val.shape])
-        losses = per_batch(lambda x, y: batch_loss(y, forward(x)), [X, Y], bs, tf.float32)
-        predicted = per_row(lambda x: forward(x, fused=False)[..., 0], [X], bs, tf.float32)
+        losses = per_batch(lambda x, y: batch_loss(y, forward(x)), [X, Y], bs, dtype)
+        predicted = per_row(lambda x: forward(x, fused=False)[..., 0], [X], bs, dtype)
         return losses, forward(X)[..., 0], predicted
 
     def seed_weights(s):
