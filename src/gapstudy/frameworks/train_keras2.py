@@ -33,6 +33,7 @@ compiled call (``steps_per_execution``, which changes no step's arithmetic).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
@@ -125,6 +126,20 @@ def optimizer(hp: dict, switches: dict, **options):
     return Adam(**adam) if switches["adam_rule"] == "keras" else torch_rule_adam(**adam)
 
 
+@contextlib.contextmanager
+def _floatx(dtype: str):
+    """Keras 2's floatx set to ``dtype``, then restored: the initialisers draw in it, and the optimizer makes
+    its learning rate a variable of it (in float32, 1e-3 is 1.0000000475e-3: another float64 run)."""
+    import tf_keras
+
+    floatx = tf_keras.backend.floatx()
+    tf_keras.backend.set_floatx(dtype)
+    try:
+        yield
+    finally:
+        tf_keras.backend.set_floatx(floatx)
+
+
 def check_device(device: str) -> str | None:
     """Refuse a GPU run when TensorFlow sees no GPU; return its name."""
     if device == "cpu":
@@ -201,18 +216,13 @@ def train(dataset, seed: int, hp: dict, switches: dict, device: str = "cpu", pro
                 progress(row)
 
     start = time.time()
-    floatx = tf_keras.backend.floatx()
-    tf_keras.backend.set_floatx(switches["dtype"])
-    try:
-        with tf.device("/GPU:0" if device == "cuda" else "/CPU:0"):
-            model = build_model(dataset.X_train.shape[1], hp, switches, steps_per_execution)
-            model.fit(dataset.X_train, y_train, sample_weight=None, batch_size=hp["batch_size"],
-                      epochs=switches["epochs"], validation_data=(dataset.X_val, y_val),
-                      shuffle=switches["shuffle"] == "on", verbose=0,
-                      callbacks=[Record(), tf_keras.callbacks.TerminateOnNaN()])
-            predictions = model.predict(dataset.X_val, verbose=0).reshape(-1)
-    finally:
-        tf_keras.backend.set_floatx(floatx)
+    with _floatx(switches["dtype"]), tf.device("/GPU:0" if device == "cuda" else "/CPU:0"):
+        model = build_model(dataset.X_train.shape[1], hp, switches, steps_per_execution)
+        model.fit(dataset.X_train, y_train, sample_weight=None, batch_size=hp["batch_size"],
+                  epochs=switches["epochs"], validation_data=(dataset.X_val, y_val),
+                  shuffle=switches["shuffle"] == "on", verbose=0,
+                  callbacks=[Record(), tf_keras.callbacks.TerminateOnNaN()])
+        predictions = model.predict(dataset.X_val, verbose=0).reshape(-1)
     return {
         "epochs": epochs,
         "predictions": predictions,
@@ -230,9 +240,7 @@ STACKED = {
     "loss": ("framework", "handwritten"),
     "target_shape": ("posted", "matched"),
     "shuffle": ("on", "off"),
-    # float64 stays seed by seed: stacked, its runs differ from fit's by about 1e-8 relative (a float32-sized
-    # difference whose source is not found), so it would not be bit for bit.
-    "dtype": ("float32",),
+    "dtype": ("float32", "float64"),
 }
 
 
@@ -271,7 +279,8 @@ def draw(dataset, seed: int, hp: dict, switches: dict) -> tuple[int, list[np.nda
 
     tf_keras.backend.clear_session()
     tf_keras.utils.set_random_seed(seed)
-    model = build_model(dataset.X_train.shape[1], hp, switches)
+    with _floatx(switches["dtype"]):
+        model = build_model(dataset.X_train.shape[1], hp, switches)
     weights = [np.asarray(w) for w in model.get_weights()]
     return seed, weights, fit_orders(len(dataset.X_train), switches["epochs"], switches["shuffle"] == "on")
 
@@ -311,8 +320,9 @@ def train_stacked(dataset, starts, hp: dict, switches: dict, progress=None) -> l
     stacked = [np.stack([w[i] for _, w, _ in starts]) for i in range(4)]
     variables = [tf.Variable(w, name=name) for w, name in
                  zip(stacked, ["hidden_kernel", "hidden_bias", "output_kernel", "output_bias"])]
-    adam = optimizer(hp, switches, jit_compile=False)  # as in fit on CPU (its settings record it)
-    adam.build(variables)
+    with _floatx(switches["dtype"]):
+        adam = optimizer(hp, switches, jit_compile=False)  # as in fit on CPU (its settings record it)
+        adam.build(variables)
     batch_loss, dtype = BATCH_LOSSES[switches["loss"]], getattr(tf, switches["dtype"])
 
     def forward(x, fused=True):
