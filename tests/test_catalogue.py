@@ -343,6 +343,21 @@ def test_the_keras_reference_fast_path_keeps_the_bits_of_the_users_compile(datas
     assert len(keras_ref._LAST) == 1  # the second seed ran on the first seed's model
 
 
+def test_the_seed_cases_references_stacked_are_each_seeds_user_compile_bit_for_bit(datasets):
+    """``keras_ref.train_seeds`` trains the seed case's seeds at once (``keras_stacked``): each seed's
+    validation score and every epoch's loss are those of the user's compile of a model of its own; the
+    other cases train seed by seed."""
+    d = dataset_of(datasets, "seed")
+    stacked = keras_ref.train_seeds("seed", d, [5, 3, 4], epochs=2)
+    timing = {"wall_seconds", "cpu_seconds", "stacked_seeds"}
+    for seed, result in zip([5, 3, 4], stacked):
+        user = keras_ref.train("seed", d, seed=seed, epochs=2, steps_per_execution=1, reuse=False)
+        assert {k: v for k, v in result.items() if k not in timing} == {k: v for k, v in user.items() if k not in timing}
+        assert result["stacked_seeds"] == 3
+    assert [r["stacked_seeds"] for r in keras_ref.train_seeds("cancer_mlp", dataset_of(datasets, "cancer_mlp"),
+                                                               [0, 1], epochs=1)] == [1, 1]
+
+
 # ------------------------------------------------------------------ statistics
 
 

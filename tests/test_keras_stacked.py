@@ -93,6 +93,16 @@ def test_every_keras_switch_value_takes_the_stacked_path_on_tensorflow(hp):
     assert keras_stacked.SUPPORTED_ON_TORCH["loss"] == ("framework",)
 
 
+def on_backend(backend: str, script: str, hp: dict) -> dict:
+    """Run ``script`` (given ``hp`` as its argument) in a fresh Python on Keras' ``backend``; what it prints
+    after RESULT."""
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=os.path.join(ROOT, "src"))
+    proc = subprocess.run([sys.executable, "-c", script, json.dumps(hp)], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.split("RESULT", 1)[1])
+
+
 KERAS_TORCH = r"""
 import json, sys
 from gapstudy.frameworks.runtime import limit_threads; limit_threads(1)
@@ -139,11 +149,7 @@ def test_keras_on_pytorch_stacked_is_its_fit_within_rounding(hp):
     (measured: about 1e-7 and 1e-6).
     """
     hp["epochs"] = 3
-    env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=os.path.join(ROOT, "src"))
-    proc = subprocess.run([sys.executable, "-c", KERAS_TORCH, json.dumps(hp)], env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.split("RESULT", 1)[1])
+    result = on_backend("torch", KERAS_TORCH, hp)
     assert result["orders_equal"]
     assert result["alone_equals_stacked"]  # a seed's bits do not depend on its stack-mates (the repeat check's claim)
     for run in result["runs"]:
@@ -210,11 +216,7 @@ def test_keras_on_jax_stacked_is_each_seeds_fit_bit_for_bit(hp):
     """fit's orders on JAX (NumPy's, after the iterator that builds the loss), fit's own val_loss, and every seed
     of a stack, posted and with the Keras-side switches, bit for bit its own fit, and alone the same as in a stack."""
     hp["epochs"] = 2
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=os.path.join(ROOT, "src"))
-    proc = subprocess.run([sys.executable, "-c", KERAS_JAX, json.dumps(hp)], env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.split("RESULT", 1)[1])
+    result = on_backend("jax", KERAS_JAX, hp)
     assert result["orders_equal"] and result["val_loss_is_fits"] and result["loss_is_fits"], result
     for name, found in result["switches"].items():
         assert found["supported"] and found["backend"] == "jax" and found["stacked"] == 3, (name, found)

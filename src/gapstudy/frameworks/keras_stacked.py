@@ -40,6 +40,7 @@ and the hand-written loss is reduced over each seed's own batch
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 
 import numpy as np
@@ -217,10 +218,14 @@ def train(dataset, seeds, hp: dict, switches: dict, device: str = "cpu", progres
     return train_from(dataset, starts, hp, switches, device, progress)
 
 
-def train_from(dataset, starts, hp: dict, switches: dict, device: str = "cpu", progress=None) -> list[dict]:
+def train_from(dataset, starts, hp: dict, switches: dict, device: str = "cpu", progress=None,
+               predict_batch_size: int | None = None) -> list[dict]:
     """Train from given ``starts``, each ``(seed, weights in Keras' layout, orders (epochs, n))``.
 
-    The common-random-numbers runs (``gapstudy.studies.seed.crn``) give every side the same starts.
+    The common-random-numbers runs (``gapstudy.studies.seed.crn``) give every side the same starts, the
+    catalogue's seed case (``gapstudy.studies.catalogue.keras_ref``) its own model's. The predictions are
+    ``predict``'s in batches of ``predict_batch_size`` rows (default: the training batch size, as the
+    posted ``predict``); on TensorFlow only.
     """
     import keras
 
@@ -229,7 +234,14 @@ def train_from(dataset, starts, hp: dict, switches: dict, device: str = "cpu", p
     if not supports(switches):
         raise ValueError(f"the stacked Keras path does not support these switches: {switches}")
     device_name = check_device(device)
-    trainer = {"tensorflow": _train_tf, "torch": _train_torch, "jax": _train_jax}[keras.backend.backend()]
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        trainer = functools.partial(_train_tf, predict_batch_size=predict_batch_size or hp["batch_size"])
+    elif predict_batch_size in (None, hp["batch_size"]):
+        trainer = {"torch": _train_torch, "jax": _train_jax}[backend]
+    else:
+        raise ValueError(f"a predict batch size other than the training batch is implemented on TensorFlow, "
+                         f"not on {backend}")
     with _floatx(switches["dtype"]), device_scope(device):
         results = trainer(dataset, list(starts), hp, switches, switches["dtype"], progress)
     for result in results:
@@ -252,7 +264,7 @@ def _floatx(dtype: str):
         keras.config.set_dtype_policy(policy)
 
 
-def _train_tf(dataset, starts, hp, switches, dtype, progress):
+def _train_tf(dataset, starts, hp, switches, dtype, progress, predict_batch_size):
     import tensorflow as tf
 
     from gapstudy.frameworks import keras_model
@@ -306,11 +318,11 @@ def _train_tf(dataset, starts, hp, switches, dtype, progress):
         val_losses, full_pred = (t.numpy() for t in validate())
         val_loss = keras_mean(val_losses, val_sizes)
         record_epoch(results, seeds, alive, stopped, e, train_loss, val_loss, full_pred, dataset.y_val, progress,
-                      lambda s: (_predict(model, X_val, S, bs)[s], model.seed_weights(s)))
+                      lambda s: (_predict(model, X_val, S, predict_batch_size)[s], model.seed_weights(s)))
         if not alive.any():
             break
 
-    predictions = _predict(model, X_val, S, bs)
+    predictions = _predict(model, X_val, S, predict_batch_size)
     final = [stopped.get(s) or (predictions[s], model.seed_weights(s)) for s in range(S)]
     return _results(results, [p for p, _ in final], [w for _, w in final], time.time() - start)
 

@@ -103,6 +103,53 @@ def seeded(case: str, input_shape: tuple, outputs: int, seed: int, steps_per_exe
     return model
 
 
+def train_seeds(case: str, data: dict, seeds, epochs: int | None = None) -> list[dict]:
+    """``train`` for every seed of ``seeds``, each row with ``stacked_seeds`` (1: alone).
+
+    The seed case's reference is the seed question's Keras model (two ``Dense``, MSE, Adam), which the
+    seed study's stacked path trains many seeds at once, bit for bit each seed's ``fit`` on any CPU
+    (``gapstudy.frameworks.keras_stacked``): its seeds train stacked (``_stacked``). The other cases'
+    references train one ``fit`` per seed.
+    """
+    if CASES[case].family == "mlp_regression" and len(seeds) > 1:
+        return _stacked(case, data, list(seeds), epochs)
+    return [train(case, data, seed, epochs) | {"stacked_seeds": 1} for seed in seeds]
+
+
+def _stacked(case: str, data: dict, seeds: list, epochs: int | None) -> list[dict]:
+    """The seed case's reference for ``seeds`` at once, through ``keras_stacked.train_from``.
+
+    Each seed starts from this module's own model built for it (``build``: its weights) and ``fit``'s
+    order under its seed (``keras_stacked.epoch_orders``: Keras 3's ``fit`` repeats its first order
+    every epoch); the predictions are ``predict``'s at batches of 256 rows, as ``train``'s. Wall and CPU
+    time are the job's, shared out.
+    """
+    import numpy as np
+
+    from gapstudy.frameworks import keras_stacked
+    from gapstudy.studies.seed.data import Dataset
+    from gapstudy.variants import resolve
+
+    c = CASES[case]
+    s = c.settings
+    start, cpu = time.perf_counter(), time.process_time()
+    epochs = epochs or s["epochs"]
+    hp = {"epochs": epochs, "batch_size": s["batch_size"], "hidden_units": s["hidden"], "beta_1": 0.9,
+          "learning_rate": s["learning_rate"], "beta_2": s["beta_2"], "epsilon": s["epsilon"]}
+    switches = resolve({}, "keras", hp)
+    dataset = Dataset(X_train=data["X_train"], X_val=data["X_val"], y_train=data["y_train"], y_val=data["y_val"])
+    shape, outputs, n = data["X_train"].shape[1:], n_outputs(c.task, data["y_train"]), len(data["X_train"])
+    starts = []
+    for seed in seeds:
+        weights = [np.asarray(w) for w in build(case, shape, outputs, seed).get_weights()]
+        starts.append((seed, weights, keras_stacked.epoch_orders(n, epochs, shuffle=True)))
+    results = keras_stacked.train_from(dataset, starts, hp, switches, predict_batch_size=256)
+    wall, cpu = (time.perf_counter() - start) / len(seeds), (time.process_time() - cpu) / len(seeds)
+    return [scores(c.task, data["y_val"], r["predictions"]) | {
+        "train_loss": [row["train_loss"] for row in r["epochs"]], "wall_seconds": wall, "cpu_seconds": cpu,
+        "stacked_seeds": len(seeds)} for r in results]
+
+
 def train(case: str, data: dict, seed: int, epochs: int | None = None,
           steps_per_execution: int = FIT_STEPS_PER_EXECUTION, reuse: bool = True) -> dict:
     """``fit`` the case's Keras reference from seed ``seed``; its validation scores, losses and times.

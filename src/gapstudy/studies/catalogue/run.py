@@ -1,8 +1,9 @@
 """One catalogue training job: one arm of one case over its seeds, one row per seed.
 
-The Keras arm runs ``keras_ref.train`` seed by seed; every other arm is the
-PyTorch port with the arm's switches (``cases.arm_switches``), its seeds
-stacked where the port allows it (``torch_port_stacked.train_seeds``). Rows carry the case, the
+The Keras arm runs ``keras_ref.train_seeds`` (the seed case's seeds stacked,
+the others' seed by seed); every other arm is the PyTorch port with the arm's
+switches (``cases.arm_switches``), its seeds stacked where the port allows it
+(``torch_port_stacked.train_seeds``). Rows carry the case, the
 arm, the seed, the switches, the validation scores and the times; the
 versions that computed them are in the job's own record (``environment``).
 """
@@ -32,13 +33,13 @@ def train_arm(case: str, arm: str, data: dict, seeds, epochs: int | None = None,
     switches = arm_switches(case, arm)
     module = importlib.import_module(trainer(arm))
     if arm == KERAS:
-        results = [module.train(case, data, seed, epochs) | {"stacked_seeds": 1} for seed in seeds]
+        results = module.train_seeds(case, data, seeds, epochs)
     else:
         results = module.train_seeds(case, switches, data, seeds, epochs)
     metric, rows = CASES[case].metric, []
     if results and results[0]["stacked_seeds"] > 1:
         log(f"{case}/{arm}: {len(results)} seeds stacked in "
-            f"{sum(r['wall_seconds'] for r in results):.1f} s (torch_port_stacked)")
+            f"{sum(r['wall_seconds'] for r in results):.1f} s ({trainer(arm)})")
     for seed, result in zip(seeds, results):
         rows.append({"case": case, "arm": arm, "seed": int(seed), "family": CASES[case].family,
                      "switches": json.dumps(switches, sort_keys=True),
