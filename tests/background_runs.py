@@ -1,5 +1,5 @@
 """Snakemake runs started when the session's tests are collected and run beside them: the SLURM runs and
-the session's tiny catalogue.
+the session's finished tiny studies.
 
 Most of the suite runs on one thread (each test sets its frameworks' pools
 to one), so on a 2-core machine one core idles while it runs. Two kinds of
@@ -15,14 +15,10 @@ started in the background as soon as pytest has collected their tests
   ``--cores 2``. Its test waits for it and checks what it did
   (``tests/test_slurm.py``). Without the test cluster nothing starts and
   those tests skip.
-- ``FIXTURES``: the tiny catalogue to its report (the ``catalogue``
-  fixture), with ``--cores 1``: it takes the core that the one-thread tests
-  leave idle, not a share of theirs. Its fixture waits for the run; the
-  tests that use it run last (``conftest.pytest_collection_modifyitems``),
-  so that the rest of the suite runs meanwhile. (Started beside it with two
-  cores each, the tiny study and the catalogue made the suite slower, 1543 s
-  against 1260 s: with more busy threads than cores, the frameworks' pools
-  spin while they wait.)
+- ``FIXTURES``: the session fixtures that are a whole tiny run to its
+  report (``study``, ``catalogue``). Their fixture waits for the run; the
+  tests that use them run last (``conftest.pytest_collection_modifyitems``),
+  so that the rest of the suite runs meanwhile.
 
 No run's bits depend on what runs beside it: every job's threads are fixed
 (``threads_per_job``), and the tables are held byte for byte to a second
@@ -75,16 +71,22 @@ RUNS = {
 }
 
 
+def _tiny_study(workdir: Path) -> list[list[str]]:
+    config = ["--cores", "2", "--configfile", "config/tiny.yaml"]
+    return [config, [*config, "--report", "results/report.html"]]
+
+
 def _tiny_catalogue(workdir: Path) -> list[list[str]]:
     from gapstudy.studies.catalogue import paths
 
-    config = ["--cores", "1", "--configfile", "config/catalogue_tiny.yaml"]
+    config = ["--cores", "2", "--configfile", "config/catalogue_tiny.yaml"]
     return [config, [*config, "--report", paths.REPORT]]
 
 
 # fixture name: (scratch folder, its Snakemake runs one after the other given the copy, seconds they may take)
 FIXTURES = {
-    "catalogue": ("catalogue", _tiny_catalogue, 2400),
+    "study": ("study", _tiny_study, 1800),
+    "catalogue": ("catalogue", _tiny_catalogue, 1800),
 }
 
 

@@ -60,28 +60,16 @@ def copy_repo(dest):
     return copy_workflow(ROOT, dest)
 
 
-def run_tiny_study(workdir):
-    snakemake(workdir, "--cores", "2", "--configfile", "config/tiny.yaml")
-    snakemake(workdir, "--cores", "2", "--configfile", "config/tiny.yaml", "--report", "results/report.html")
-    return workdir
-
-
-@pytest.fixture(scope="session")
-def study(tmp_path_factory):
-    """The tiny study, run once from a scratch copy of the repository to its report."""
-    return run_tiny_study(copy_repo(tmp_path_factory.mktemp("study")))
-
-
 # Started in the background once the tests are collected (background_runs): the runs on the test SLURM
-# cluster, by test name, and the session's tiny catalogue, by fixture name.
+# cluster, by test name, and the session's tiny studies, by fixture name.
 SLURM_RUNS = pytest.StashKey[dict]()
 FIXTURE_RUNS = pytest.StashKey[dict]()
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's own grouping by fixture parameters; the sort is stable
 def pytest_collection_modifyitems(config, items):
-    """The tests of a background fixture (``catalogue``) last, in their order: the rest of the suite runs
-    while it runs."""
+    """The tests of a background fixture (``study``, ``catalogue``) last, in their order: the rest of the
+    suite runs while those studies run."""
     import background_runs
 
     items.sort(key=background_runs.uses_fixture_run)
@@ -118,6 +106,12 @@ def finished_run(request, name):
     rc, log = run.wait()
     assert rc == 0, f"the {name} run failed:\n{log[-5000:]}"
     return run.workdir
+
+
+@pytest.fixture(scope="session")
+def study(request):
+    """The tiny study, run once from a scratch copy of the repository to its report (in the background)."""
+    return finished_run(request, "study")
 
 
 @pytest.fixture(scope="session")
