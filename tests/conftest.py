@@ -60,62 +60,53 @@ def copy_repo(dest):
     return copy_workflow(ROOT, dest)
 
 
-# Started in the background once the tests are collected (background_runs): the runs on the test SLURM
-# cluster, by test name, and the session's tiny studies, by fixture name.
+def run_tiny_study(workdir):
+    snakemake(workdir, "--cores", "2", "--configfile", "config/tiny.yaml")
+    snakemake(workdir, "--cores", "2", "--configfile", "config/tiny.yaml", "--report", "results/report.html")
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def study(tmp_path_factory):
+    """The tiny study, run once from a scratch copy of the repository to its report."""
+    return run_tiny_study(copy_repo(tmp_path_factory.mktemp("study")))
+
+
+# The runs on the test SLURM cluster start in the background once the tests are collected (slurm_runs).
 SLURM_RUNS = pytest.StashKey[dict]()
-FIXTURE_RUNS = pytest.StashKey[dict]()
-
-
-@pytest.hookimpl(trylast=True)  # after pytest's own grouping by fixture parameters; the sort is stable
-def pytest_collection_modifyitems(config, items):
-    """The tests of a background fixture (``study``, ``catalogue``) last, in their order: the rest of the
-    suite runs while those studies run."""
-    import background_runs
-
-    items.sort(key=background_runs.uses_fixture_run)
 
 
 def pytest_collection_finish(session):
-    import background_runs
+    import slurm_runs
 
     factory = session.config._tmp_path_factory
-    session.config.stash[FIXTURE_RUNS] = background_runs.start_fixtures(session.items, factory.mktemp, copy_repo,
-                                                                        workflow_env)
-    session.config.stash[SLURM_RUNS] = background_runs.start_collected(session.items, factory.mktemp, copy_repo,
-                                                                       workflow_env)
+    session.config.stash[SLURM_RUNS] = slurm_runs.start_collected(session.items, factory.mktemp, copy_repo,
+                                                                  workflow_env)
 
 
 def pytest_sessionfinish(session):
-    for stash in (SLURM_RUNS, FIXTURE_RUNS):
-        for run in session.config.stash.get(stash, {}).values():
-            run.kill()
+    for run in session.config.stash.get(SLURM_RUNS, {}).values():
+        run.kill()
 
 
 @pytest.fixture
 def slurm_run(request):
-    """The background run of this test on the test cluster (``background_runs.RUNS``)."""
+    """The background run of this test on the test cluster (``slurm_runs.RUNS``)."""
     runs = request.config.stash.get(SLURM_RUNS, {})
     if request.node.name not in runs:
         pytest.skip("no test SLURM cluster here; `sudo tests/slurm/cluster.sh up` starts one (.ci/run does)")
     return runs[request.node.name]
 
 
-def finished_run(request, name):
-    """The workdir of the background run of fixture ``name`` (``background_runs.FIXTURES``), once it finished."""
-    run = request.config.stash[FIXTURE_RUNS][name]
-    rc, log = run.wait()
-    assert rc == 0, f"the {name} run failed:\n{log[-5000:]}"
-    return run.workdir
+def run_tiny_catalogue(workdir):
+    from gapstudy.studies.catalogue import paths
+
+    snakemake(workdir, "--cores", "2", "--configfile", "config/catalogue_tiny.yaml")
+    snakemake(workdir, "--cores", "2", "--configfile", "config/catalogue_tiny.yaml", "--report", paths.REPORT)
+    return workdir
 
 
 @pytest.fixture(scope="session")
-def study(request):
-    """The tiny study, run once from a scratch copy of the repository to its report (in the background)."""
-    return finished_run(request, "study")
-
-
-@pytest.fixture(scope="session")
-def catalogue(request):
-    """The tiny catalogue (every case and pitfall, 3 seeds, 1 epoch), run once from a scratch copy to its report
-    (in the background)."""
-    return finished_run(request, "catalogue")
+def catalogue(tmp_path_factory):
+    """The tiny catalogue (every case and pitfall, 3 seeds, 1 epoch), run once from a scratch copy to its report."""
+    return run_tiny_catalogue(copy_repo(tmp_path_factory.mktemp("catalogue")))

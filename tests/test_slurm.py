@@ -4,7 +4,7 @@ The cluster is the one-node test cluster of ``tests/slurm/cluster.sh`` (CI
 starts it in ``.ci/run``); without it these tests are skipped with a message
 that says how to start it. They never touch another cluster: they check its
 name first. Each test's Snakemake run starts in the background when the
-tests are collected and runs beside the other tests (``background_runs``: a run
+tests are collected and runs beside the other tests (``slurm_runs``: a run
 on the cluster mostly waits for its status checks); the test waits for it.
 """
 
@@ -13,7 +13,7 @@ import re
 import pytest
 import yaml
 
-from background_runs import Run
+from slurm_runs import Run
 
 pytestmark = pytest.mark.workflow
 

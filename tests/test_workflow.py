@@ -143,7 +143,7 @@ def test_a_configfile_replaces_the_default_config(tmp_path):
 
 def second_tiny_run(request, tmp_path_factory):
     """Another run of the tiny study from nothing, in its own copy: the session's run on the test SLURM
-    cluster where there is one (``background_runs``: started when the tests were collected, through another
+    cluster where there is one (``slurm_runs``: started when the tests were collected, through another
     executor, so the same bits say more and cost no second run here), else one with ``--cores 2``."""
     from conftest import SLURM_RUNS
 

@@ -1,35 +1,21 @@
-"""Snakemake runs started when the session's tests are collected and run beside them: the SLURM runs and
-the session's finished tiny studies.
+"""Snakemake on the test SLURM cluster, started when the session's tests are collected and run beside them.
 
-Most of the suite runs on one thread (each test sets its frameworks' pools
-to one), so on a 2-core machine one core idles while it runs. Two kinds of
-run use that core instead, each in its own scratch copy of the repository,
-started in the background as soon as pytest has collected their tests
-(``conftest.pytest_collection_finish``):
-
-- ``RUNS``: Snakemake on the test SLURM cluster. A run there mostly waits:
-  the SLURM plugin checks the jobs' status 10 s after a submission and adds
-  10 s to every check in which no job ended
-  (``snakemake_executor_plugin_slurm``, ``next_seconds_between_status_checks``),
-  so the tiny study took about 230 s there against about 105 s with
-  ``--cores 2``. Its test waits for it and checks what it did
-  (``tests/test_slurm.py``). Without the test cluster nothing starts and
-  those tests skip.
-- ``FIXTURES``: the session fixtures that are a whole tiny run to its
-  report (``study``, ``catalogue``). Their fixture waits for the run; the
-  tests that use them run last (``conftest.pytest_collection_modifyitems``),
-  so that the rest of the suite runs meanwhile.
-
-No run's bits depend on what runs beside it: every job's threads are fixed
-(``threads_per_job``), and the tables are held byte for byte to a second
-run and to digests (``tests/test_workflow.py``, ``tests/test_tables_before_after.py``).
+A run on the cluster mostly waits: the SLURM plugin checks the jobs' status
+10 s after a submission and adds 10 s to every check in which no job ended
+(``snakemake_executor_plugin_slurm``, ``next_seconds_between_status_checks``),
+so the tiny study took about 230 s there against about 105 s with
+``--cores 2``. Each run of ``RUNS`` therefore starts in the background as soon
+as pytest has collected its test (``conftest.pytest_collection_finish``), in
+its own scratch copy of the repository, and its test waits for it and checks
+what it did (``tests/test_slurm.py``). Its jobs' bits do not depend on what
+runs beside them: every job's threads are fixed (``threads_per_job``).
+Without the test cluster nothing starts and the tests skip.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -71,37 +57,15 @@ RUNS = {
 }
 
 
-def _tiny_study(workdir: Path) -> list[list[str]]:
-    config = ["--cores", "2", "--configfile", "config/tiny.yaml"]
-    return [config, [*config, "--report", "results/report.html"]]
-
-
-def _tiny_catalogue(workdir: Path) -> list[list[str]]:
-    from gapstudy.studies.catalogue import paths
-
-    config = ["--cores", "2", "--configfile", "config/catalogue_tiny.yaml"]
-    return [config, [*config, "--report", paths.REPORT]]
-
-
-# fixture name: (scratch folder, its Snakemake runs one after the other given the copy, seconds they may take)
-FIXTURES = {
-    "study": ("study", _tiny_study, 1800),
-    "catalogue": ("catalogue", _tiny_catalogue, 1800),
-}
-
-
 class Run:
-    """Snakemake in its own process group, its output in ``workdir/<log>``; ``then``: more Snakemake
-    argument lists, each run after the one before it succeeded (a report after its run)."""
+    """One Snakemake on the cluster in its own process group, its output in ``workdir/<log>``."""
 
-    def __init__(self, workdir: Path, args: list[str], timeout: int, env: dict, log: str = "snakemake.log",
-                 then: tuple[list[str], ...] = ()):
+    def __init__(self, workdir: Path, args: list[str], timeout: int, env: dict, log: str = "snakemake.log"):
         self.workdir, self.args, self.timeout, self.env = workdir, args, timeout, env
         self.log = workdir / log
         self.started = time.monotonic()
-        script = " && ".join(shlex.join([sys.executable, "-m", "snakemake", *a]) for a in (args, *then))
         with open(self.log, "w") as handle:
-            self.proc = subprocess.Popen(["bash", "-c", script], cwd=workdir, env=env,
+            self.proc = subprocess.Popen([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env,
                                          stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait(self) -> tuple[int, str]:
@@ -126,23 +90,6 @@ class Run:
         run = re.search(r"SLURM run ID: (\S+)", self.log.read_text())
         if run:
             subprocess.run(["scancel", "--name", run.group(1)], check=False)
-
-
-def start_fixtures(items, mktemp, copy_repo, workflow_env) -> dict[str, Run]:
-    """Start the run of every fixture of ``FIXTURES`` that a collected test uses."""
-    used = {name for item in items for name in getattr(item, "fixturenames", ())}
-    runs = {}
-    for name in sorted(FIXTURES.keys() & used):
-        folder, commands, timeout = FIXTURES[name]
-        workdir = copy_repo(mktemp(folder))
-        first, *then = commands(workdir)
-        runs[name] = Run(workdir, first, timeout, workflow_env(workdir), then=tuple(then))
-    return runs
-
-
-def uses_fixture_run(item) -> bool:
-    """Whether a collected test waits for a run of ``FIXTURES``."""
-    return bool(FIXTURES.keys() & set(getattr(item, "fixturenames", ())))
 
 
 def start_collected(items, mktemp, copy_repo, workflow_env) -> dict[str, Run]:
