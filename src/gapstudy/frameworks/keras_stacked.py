@@ -517,8 +517,7 @@ def _train_jax(dataset, starts, hp, switches, dtype, progress):
         return [np.asarray(v) for v in states[s][0]]
 
     results, alive, stopped = [{"epochs": []} for _ in seeds], np.ones(S, bool), {}
-    states = [(*state, fresh_metrics) for state in states]
-    for e in range(switches["epochs"]):
+    for e in range(switches["epochs"]):  # at least one (the config checks it)
         states = epoch([(*state[:3], fresh_metrics) for state in states],
                        jnp.asarray(np.stack([o[e] for _, _, o in starts])))
         val_loss, full_pred, predicted = (np.asarray(t) for t in validate(states))
@@ -526,6 +525,6 @@ def _train_jax(dataset, starts, hp, switches, dtype, progress):
                      progress, lambda s, predicted=predicted, states=states: (predicted[s], seed_weights(states, s)))
         if not alive.any():
             break
-    predicted = np.asarray(validate(states)[2])
+    # The last epoch's validation predicted from these very weights: ``predict``'s batches, as fit's end.
     final = [stopped.get(s) or (predicted[s], seed_weights(states, s)) for s in range(S)]
     return _results(results, [p for p, _ in final], [w for _, w in final], time.time() - start)
