@@ -41,10 +41,10 @@ CATALOGUE_CHANGED = {
     "tables/pitfalls.csv": {column: "the lock-step on the port's trace engine"
                             for column in ("first_tensor", "first_relative_difference", "control_first_step")},
 }
-# Issue 24: the MLP ports' seeds are stacked (torch_port_stacked), within its TOLERANCE of each seed's own
-# run, so the last bits of their losses and scores, and of the statistics over them, changed; every
-# other column (the Keras references, the CNN's and the LSTM's ports, every verdict) is as it was.
-STACKED = "stacked MLP ports (torch_port_stacked), within its TOLERANCE of each seed alone"
+# Issue 24: the MLP and LSTM ports' seeds are stacked (torch_port_stacked), within its TOLERANCE of each
+# seed's own run, so the last bits of their losses and scores, and of the statistics over them, changed;
+# every other column (the Keras references, the CNN's port, every verdict) is as it was.
+STACKED = "stacked MLP and LSTM ports (torch_port_stacked), within its TOLERANCE of each seed alone"
 _SCORES = ("train_loss_last", "val_mse", "val_log_loss", "val_accuracy")
 CATALOGUE_CHANGED |= {f"runs/{case}/{arm}.csv": dict.fromkeys(_SCORES, STACKED)
                       for case, c in cases.CASES.items() if c.family in torch_port_stacked.FAMILIES
