@@ -11,17 +11,18 @@ from __future__ import annotations
 import torch
 
 
-def epoch_order(n: int, shuffle: bool = True) -> torch.Tensor:
+def epoch_order(n: int, shuffle: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
     """The sample order of one pass of ``DataLoader(shuffle=shuffle)``.
 
-    Consumes the global generator exactly as a DataLoader does: the iterator
-    draws its base seed when created, then ``RandomSampler`` draws a seed for
-    a fresh generator that makes the permutation.
+    Consumes the global generator (or ``generator``, a copy of its state)
+    exactly as a DataLoader does: the iterator draws its base seed when
+    created, then ``RandomSampler`` draws a seed for a fresh generator that
+    makes the permutation.
     """
-    torch.empty((), dtype=torch.int64).random_()  # _BaseDataLoaderIter._base_seed
+    torch.empty((), dtype=torch.int64).random_(generator=generator)  # _BaseDataLoaderIter._base_seed
     if not shuffle:
         return torch.arange(n)
-    seed = int(torch.empty((), dtype=torch.int64).random_().item())
+    seed = int(torch.empty((), dtype=torch.int64).random_(generator=generator).item())
     generator = torch.Generator()
     generator.manual_seed(seed)
     return torch.randperm(n, generator=generator)

@@ -32,6 +32,13 @@ INIT_ALPHA = 1e-3
 # xavier_normal_ against glorot_uniform, the same spread, are 0.058 apart.
 INIT_SHAPE_TOLERANCE = 0.03
 BATCH_ROWS = "batch rows"
+# Differences every port of a kind of layer has by design, below any pitfall's, named with their size in
+# every trace: {result key: (the traced tensors' name suffix, what it is)}.
+NAMED_DIFFERENCES = {
+    "bessel": (".moving_variance",
+               "Bessel's correction: PyTorch's BatchNorm keeps the unbiased running variance (n/(n − 1) times "
+               "the batch's, n values per channel), Keras' BatchNormalization the biased one"),
+}
 
 
 def kind(name: str) -> str:
@@ -194,6 +201,12 @@ def summarise(steps: pd.DataFrame, atol: float, rtol: float, epochs: int, **labe
         result |= {"first_step": None, "first_epoch": None, "first_tensor": None, "first_kind": None}
     result["largest_relative_difference"] = float(steps[steps["step"] > 0]["relative_difference"].replace(
         np.inf, np.nan).max())
+    for key, (suffix, _) in NAMED_DIFFERENCES.items():
+        rows = steps[(steps["step"] > 0) & steps["tensor"].astype(str).str.endswith(suffix)]
+        rows = rows[np.isfinite(rows["relative_difference"])]
+        last = rows[rows["step"] == rows["step"].max()] if len(rows) else rows
+        result[f"{key}_largest_relative_difference"] = float(rows["relative_difference"].max()) if len(rows) else None
+        result[f"{key}_last_relative_difference"] = float(last["relative_difference"].max()) if len(rows) else None
     return result
 
 

@@ -22,6 +22,10 @@ tables = {
     "pitfalls": analysis.pitfall_table(runs, by_arm, st["confidence_level"], st["equivalence_margin"],
                                        st["alpha"], st["bootstrap_resamples"], st["bootstrap_seed"]),
 }
+# What the user sees is written from the measured signs; a table that contradicts one is not written.
+wrong = analysis.contradictions(tables["pitfalls"])
+if wrong:
+    raise RuntimeError("symptom sentences contradict their measured signs: " + "; ".join(wrong))
 for name, table in tables.items():
     with atomic_path(Path(snakemake.output[name])) as tmp:
         table.to_csv(tmp, index=False)

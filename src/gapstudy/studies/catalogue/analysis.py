@@ -10,15 +10,25 @@ Design, as in the seed study (``gapstudy.statistics.stats``), and why:
   that one pitfall against the fixed port) is paired by seed, a paired
   t-interval on the log ratio (coverage checked in ``tests/test_stats.py``
   for the seed study's t-intervals at these n).
-- The share of the gap is the pitfall's paired change over the port's gap
+- The share of the gap is a pitfall's paired change over the port's gap
   (log port − log Keras), with the seed study's bootstrap that resamples the
-  PyTorch seeds jointly and Keras' apart (``stats.paired_share_ci``). Shares
-  need not add up to 1: pitfalls interact.
-- Two families of hypotheses are declared by the registry before any run:
-  every pitfall changes its case's metric (paired t-test, two-sided), and
-  every case's fixed port is equivalent to its Keras reference (TOST at the
-  config's margin, with its power at the observed spread). Each family is
-  Holm-corrected on its own.
+  PyTorch seeds jointly and Keras' apart (``stats.paired_share_ci``), two
+  ways: the pitfall added to the fixed port (fixed + pitfall against fixed),
+  and the pitfall removed from the port (port against the port without it,
+  ``cases.removal_arm``). Where pitfalls do not interact both agree and the
+  shares by removal add up to 100 %; their sum per case is shown beside
+  100 % (the interaction). A pitfall whose effect is measured on the fixed
+  port but whose removal from the port changes nothing measurable is
+  masked by the others; where the arms hold the pitfall with one other
+  alone (cases of three pitfalls or fewer), the sentence names which other.
+- What the user sees (``observed``) is written from the measured direction
+  and size; the source's prose stands beside it as the source's.
+- Three families of hypotheses are declared by the registry before any
+  run: every pitfall changes its case's metric on the fixed port (paired
+  t-test, two-sided); removing every pitfall of a port changes the port's
+  metric (paired t-test, two-sided); every case's fixed port is equivalent
+  to its Keras reference (TOST at the config's margin, with its power at
+  the observed spread). Each family is Holm-corrected on its own.
 """
 
 from __future__ import annotations
@@ -28,19 +38,22 @@ import pandas as pd
 from scipy import stats as sps
 
 from gapstudy.statistics import stats
-from gapstudy.studies.catalogue.cases import CASES, FAMILIES, FIXED, KERAS, PORT
+from gapstudy.studies.catalogue.cases import CASES, FAMILIES, FIXED, KERAS, PORT, arms_by_pitfalls, removal_arm
 from gapstudy.studies.catalogue.stories import STORIES
 
 T_PAIRED = stats.T_PAIRED
 ARM_COLUMNS = ["case", "arm", "metric", "n", "geometric_mean", "ci_low", "ci_high", "mean_accuracy", "ci_level"]
 PITFALL_COLUMNS = [
-    "rank", "pitfall", "case", "family", "title", "symptom", "fix", "source", "metric", "n_pairs",
+    "rank", "pitfall", "case", "family", "title", "observed", "symptom", "fix", "source", "metric", "n_pairs",
     "effect_ratio", "effect_ci_low", "effect_ci_high", "effect_p", "effect_p_holm", "effect_measured",
     "accuracy_change", "gap_ratio", "gap_ci_low", "gap_ci_high", "share_of_gap", "share_ci_low", "share_ci_high",
+    "in_port", "removal_arm", "removal_ratio", "removal_ci_low", "removal_ci_high", "removal_p", "removal_p_holm",
+    "removal_measured", "removal_share", "removal_share_ci_low", "removal_share_ci_high",
+    "case_share_sum", "case_removal_share_sum", "masked_by", "interaction_note",
     "fixed_ratio", "fixed_equivalence_ci_low", "fixed_equivalence_ci_high", "fixed_tost_p", "fixed_tost_p_holm",
     "fixed_equivalent", "fixed_power", "fixed_seeds_for_90_percent_power", "margin", "alpha", "ci_level",
     "diverged_seeds", "first_step", "first_epoch", "first_tensor", "first_kind", "first_relative_difference",
-    "forward_equal", "control_first_step", "control_first_tensor",
+    "forward_equal", "control_first_step", "control_first_tensor", "control_bessel_relative_difference",
 ]
 
 
@@ -78,49 +91,77 @@ def arm_table(runs: pd.DataFrame, level: float) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ARM_COLUMNS)
 
 
-def pitfall_table(runs: pd.DataFrame, lockstep: dict, level: float, margin: float, alpha: float,
-                  resamples: int, seed: int) -> pd.DataFrame:
-    """One row per pitfall of the cases in ``runs`` (``PITFALL_COLUMNS``), ranked by the size of the effect.
+def paired_change(a: pd.Series, b: pd.Series, level: float) -> dict:
+    """log ``a`` − log ``b`` by seed (both log metrics indexed by seed): the ratio of geometric means, its
+    paired t-interval and p-value, over the seeds both hold where both are finite, and how many were not."""
+    seeds = sorted(set(a.index) & set(b.index))
+    diff = a[seeds].to_numpy() - b[seeds].to_numpy()
+    finite = np.isfinite(diff)
+    diff = diff[finite]
+    low, high = stats.mean_ci(diff, level)
+    return {"seeds": [s for s, f in zip(seeds, finite) if f], "diff": diff, "diverged": int((~finite).sum()),
+            "ratio": float(np.exp(diff.mean())) if len(diff) else np.nan, "ci_low": float(np.exp(low)),
+            "ci_high": float(np.exp(high)), "p": paired_p(diff)}
 
-    ``lockstep``: ``{(case, arm): result}`` from ``lockstep.trace``.
+
+def pitfall_table(runs: pd.DataFrame, lockstep: dict, level: float, margin: float, alpha: float,
+                  resamples: int, seed: int, cases=CASES, stories=STORIES) -> pd.DataFrame:
+    """One row per pitfall and alternative of the cases in ``runs`` (``PITFALL_COLUMNS``), ranked by the size
+    of the effect.
+
+    ``lockstep``: ``{(case, arm): result}`` from ``lockstep.trace``. ``cases`` and ``stories``: the
+    registry's (a test passes its own).
     """
-    rows, tost_rows = [], {}
+    rows, tost_rows, log_metric = [], {}, {}
     for case in dict.fromkeys(runs["case"]):
-        c = CASES[case]
+        c = cases[case]
         metric = c.metric
         keras = np.log(_by_seed(runs, case, KERAS, metric).to_numpy())
         port, fixed = (np.log(_by_seed(runs, case, arm, metric)) for arm in (PORT, FIXED))
         gap = stats.welch_log_ratio(np.exp(port.to_numpy()), np.exp(keras), level)
         tost = stats.tost_verdict(fixed.to_numpy(), keras, margin, alpha)
         tost_rows[case] = tost
-        for name in c.pitfalls:
-            p = STORIES[name]
+        log_metric[case] = {arm: np.log(_by_seed(runs, case, arm, metric))
+                            for arm in set(arms_by_pitfalls(c).values()) if (runs["arm"] == arm).any()}
+        for name in c.pitfalls + c.alternatives:
+            p = stories[name]
             only = np.log(_by_seed(runs, case, name, metric))
-            seeds = sorted(set(only.index) & set(fixed.index) & set(port.index))
-            diff = only[seeds].to_numpy() - fixed[seeds].to_numpy()
             # A diverged run (a metric that is not finite) is counted and shown, never averaged or dropped silently.
-            finite = np.isfinite(diff)
-            diverged = int((~finite).sum())
-            seeds, diff = [s for s, f in zip(seeds, finite) if f], diff[finite]
-            low, high = stats.mean_ci(diff, level)
-            p_value = paired_p(diff)
+            added = paired_change(only[only.index.isin(port.index)], fixed, level)
+            seeds, diff, diverged = added["seeds"], added["diff"], added["diverged"]
             share = share_low = share_high = np.nan
             if len(seeds) >= 2 and len(keras) >= 2:
                 aligned = [x[seeds].to_numpy() for x in (port, only, fixed)]
                 share = float(stats._share(aligned[0], keras, aligned[1], aligned[2], True))
                 share_low, share_high = stats.paired_share_ci(aligned[0], keras, aligned[1], aligned[2], True,
                                                               level, resamples, seed)
+            removal = {"removal_arm": None, "removal_ratio": np.nan, "removal_ci_low": np.nan,
+                       "removal_ci_high": np.nan, "removal_p": np.nan, "removal_share": np.nan,
+                       "removal_share_ci_low": np.nan, "removal_share_ci_high": np.nan}
+            if name in c.pitfalls:
+                arm = removal_arm(c, name)
+                without = np.log(_by_seed(runs, case, arm, metric))
+                removed = paired_change(port, without, level)
+                removal |= {"removal_arm": arm, "removal_ratio": removed["ratio"], "removal_ci_low": removed["ci_low"],
+                            "removal_ci_high": removed["ci_high"], "removal_p": removed["p"]}
+                both = removed["seeds"]
+                if len(both) >= 2 and len(keras) >= 2:
+                    aligned = [x[both].to_numpy() for x in (port, without)]
+                    removal["removal_share"] = float(stats._share(aligned[0], keras, aligned[1], aligned[0], False))
+                    removal["removal_share_ci_low"], removal["removal_share_ci_high"] = stats.paired_share_ci(
+                        aligned[0], keras, aligned[1], aligned[0], False, level, resamples, seed)
             accuracy = np.nan
             if "val_accuracy" in runs and runs["val_accuracy"].notna().any() and c.task != "regression":
                 acc_only, acc_fixed = (_by_seed(runs, case, arm, "val_accuracy") for arm in (name, FIXED))
                 accuracy = float(np.mean(acc_only[seeds].to_numpy() - acc_fixed[seeds].to_numpy()))
             trace = lockstep.get((case, name), {})
             control = lockstep.get((case, FIXED), {})
-            rows.append({
+            rows.append(removal | {
                 "pitfall": name, "case": case, "family": FAMILIES[c.family].title, "title": p.title,
                 "symptom": p.symptom, "fix": p.fix, "source": p.source, "metric": metric, "n_pairs": len(seeds),
-                "effect_ratio": float(np.exp(diff.mean())) if len(seeds) else np.nan,
-                "effect_ci_low": float(np.exp(low)), "effect_ci_high": float(np.exp(high)), "effect_p": p_value,
+                "in_port": name in c.pitfalls,
+                "effect_ratio": added["ratio"] if len(seeds) else np.nan,
+                "effect_ci_low": added["ci_low"], "effect_ci_high": added["ci_high"], "effect_p": added["p"],
                 "accuracy_change": accuracy, "gap_ratio": gap["ratio"], "gap_ci_low": gap["ci_low"],
                 "gap_ci_high": gap["ci_high"], "share_of_gap": share, "share_ci_low": share_low,
                 "share_ci_high": share_high, "fixed_ratio": float(np.exp(tost["log_ratio"])),
@@ -135,12 +176,25 @@ def pitfall_table(runs: pd.DataFrame, lockstep: dict, level: float, margin: floa
                 "first_kind": trace.get("first_kind"),
                 "first_relative_difference": trace.get("first_relative_difference"),
                 "forward_equal": trace.get("forward_equal"),
-                "control_first_step": control.get("first_step"), "control_first_tensor": control.get("first_tensor")})
+                "control_first_step": control.get("first_step"), "control_first_tensor": control.get("first_tensor"),
+                "control_bessel_relative_difference": control.get("bessel_last_relative_difference")})
     table = pd.DataFrame(rows, columns=PITFALL_COLUMNS)
     if table.empty:
         return table
     table["effect_p_holm"] = stats.holm(table["effect_p"].to_numpy())
     table["effect_measured"] = table["effect_p_holm"] < alpha
+    # The removal family: the port's pitfalls only (an alternative is not in the port).
+    in_port = table["in_port"].to_numpy(dtype=bool)
+    table["removal_p_holm"] = np.nan
+    table.loc[in_port, "removal_p_holm"] = stats.holm(table.loc[in_port, "removal_p"].to_numpy(dtype=float))
+    table["removal_measured"] = np.where(in_port, table["removal_p_holm"] < alpha, False)
+    table["case_share_sum"] = table["case"].map(table[in_port].groupby("case")["share_of_gap"].sum(min_count=1))
+    table["case_removal_share_sum"] = table["case"].map(
+        table[in_port].groupby("case")["removal_share"].sum(min_count=1))
+    notes = [interaction(r, table, log_metric, cases, level) for _, r in table.iterrows()]
+    table["masked_by"] = [masked for masked, _ in notes]
+    table["interaction_note"] = [note for _, note in notes]
+    table["observed"] = [observed(r) for _, r in table.iterrows()]
     cases = list(tost_rows)
     holm_cases = dict(zip(cases, stats.holm(np.array([tost_rows[c]["tost_p"] for c in cases]))))
     table["fixed_tost_p_holm"] = table["case"].map(holm_cases)
@@ -152,6 +206,86 @@ def pitfall_table(runs: pd.DataFrame, lockstep: dict, level: float, margin: floa
 
 
 METRIC_NAMES = {"val_mse": "MSE", "val_log_loss": "log-loss"}
+
+
+def _r(ratio, low, high) -> str:
+    return f"×{ratio:.3g} ({low:.3g} to {high:.3g})"
+
+
+def interaction(row, table: pd.DataFrame, log_metric: dict, cases=CASES, level: float = 0.95) -> tuple[str, str]:
+    """How a port's pitfall behaves beside the port's others, in words from the numbers: (the pitfalls that
+    mask it, comma-separated, or ""; the sentence, or "").
+
+    Masked: its effect on the fixed port is measured (Holm), its removal from the port is not (Holm). The
+    maskers are named where the arms hold the pitfall beside each other one alone (``arms_by_pitfalls``):
+    each other pitfall beside which its paired effect's interval holds no change; elsewhere, the port's
+    other pitfalls. Only with the others: no effect measured alone, but removing it changes the port.
+    """
+    if not row["in_port"]:
+        return "", ""
+    c = cases[row["case"]]
+    metric = METRIC_NAMES[row["metric"]]
+    others = [p for p in c.pitfalls if p != row["pitfall"]]
+    alone = _r(row["effect_ratio"], row["effect_ci_low"], row["effect_ci_high"])
+    removed = _r(row["removal_ratio"], row["removal_ci_low"], row["removal_ci_high"])
+    if row["effect_measured"] and not row["removal_measured"]:
+        arm_of, logs = arms_by_pitfalls(c), log_metric.get(row["case"], {})
+        maskers, evidence = [], []
+        for q in others:
+            pair = arm_of.get(frozenset({row["pitfall"], q}))
+            if pair is None or pair not in logs or q not in logs:
+                maskers, evidence = list(others), []
+                break
+            beside = paired_change(logs[pair], logs[q], level)
+            if beside["ci_low"] <= 1 <= beside["ci_high"]:
+                maskers.append(q)
+                evidence.append(f"beside {q} alone it changes the {metric} "
+                                f"{_r(beside['ratio'], beside['ci_low'], beside['ci_high'])}")
+        if not maskers:  # no single other one hides it: together they do
+            maskers = list(others)
+        names = ", ".join(maskers)
+        return names, (f"Masked in this port: alone on the fixed port it changes the {metric} {alone}, but "
+                       f"removed from the port no change is measured ({removed}); {names} "
+                       f"{'hides' if len(maskers) == 1 else 'hide'} it"
+                       + (f" ({'; '.join(evidence)})" if evidence else "") + ".")
+    if row["removal_measured"] and not row["effect_measured"]:
+        return "", (f"Only beside the port's other pitfalls ({', '.join(others)}): alone no change is measured "
+                    f"({alone}), but removed from the port the {metric} changes {removed}.")
+    return "", ""
+
+
+def observed(row) -> str:
+    """What the user sees, from the measured direction and size of the effect (``effect_*``), never from
+    the source's prose: better, worse or no change measured (Holm), with the ratio and its interval, the
+    accuracy change and the diverged seeds."""
+    metric = METRIC_NAMES[row["metric"]]
+    size = _r(row["effect_ratio"], row["effect_ci_low"], row["effect_ci_high"])
+    if not row["effect_measured"]:
+        text = f"no change measured in the validation {metric} (Holm): {size}"
+    elif row["effect_ratio"] > 1:
+        text = f"a worse (higher) validation {metric}: {size}"
+    else:
+        text = f"a better (lower) validation {metric}: {size}"
+    if pd.notna(row.get("accuracy_change")):
+        text += f"; accuracy {100 * row['accuracy_change']:+.1f} points"
+    if row.get("diverged_seeds"):
+        text += f"; {int(row['diverged_seeds'])} seed(s) diverged"
+    return text
+
+
+def contradictions(table: pd.DataFrame) -> list[str]:
+    """The rows whose "what the user sees" disagrees with their measured sign (none, by construction; the
+    workflow checks every table it writes, and a test checks this check)."""
+    bad = []
+    for _, r in table.iterrows():
+        text = r["observed"]
+        worse, better = "worse" in text, "better" in text
+        expected = ("none" if not r["effect_measured"] else "worse" if r["effect_ratio"] > 1 else "better")
+        said = "worse" if worse and not better else "better" if better and not worse else (
+            "none" if text.startswith("no change") else "both")
+        if said != expected:
+            bad.append(f"{r['pitfall']}: says {said!r}, measured {expected!r} (×{r['effect_ratio']:.3g})")
+    return bad
 
 
 def _ratio(r, low, high) -> str:
@@ -169,13 +303,25 @@ def front_table(table: pd.DataFrame) -> pd.DataFrame:
         effect += "" if r["effect_measured"] else "; no effect measured (Holm)"
         if r["diverged_seeds"]:
             effect += f"; {int(r['diverged_seeds'])} seed(s) diverged (not in the ratio)"
-        if not r["gap_ci_low"] > 1 and not r["gap_ci_high"] < 1:
+        no_gap = not r["gap_ci_low"] > 1 and not r["gap_ci_high"] < 1
+        if no_gap:
             share = f"no gap to share: the port is ×{r['gap_ratio']:.3g} ({r['gap_ci_low']:.3g} to {r['gap_ci_high']:.3g}) of Keras"
         elif pd.isna(r["share_of_gap"]):
             share = "n/a"
         else:
             share = (f"{100 * r['share_of_gap']:.0f} % ({100 * r['share_ci_low']:.0f} to "
                      f"{100 * r['share_ci_high']:.0f} %) of ×{r['gap_ratio']:.3g}")
+        if not r["in_port"]:
+            removed = "not in the port (another way to get the same switch wrong)"
+        else:
+            removed = f"removing it: {metric} ×{r['removal_ratio']:.3g} ({r['removal_ci_low']:.3g} to {r['removal_ci_high']:.3g})"
+            removed += "" if r["removal_measured"] else ", no change measured (Holm)"
+            if not no_gap and pd.notna(r["removal_share"]):
+                removed += (f"; {100 * r['removal_share']:.0f} % ({100 * r['removal_share_ci_low']:.0f} to "
+                            f"{100 * r['removal_share_ci_high']:.0f} %) of the gap; the case's shares by removal "
+                            f"sum to {100 * r['case_removal_share_sum']:.0f} %")
+            if isinstance(r["interaction_note"], str) and r["interaction_note"]:
+                removed += ". " + r["interaction_note"]
         verdict = "yes" if r["fixed_equivalent"] else "not shown"
         fixed = (f"{verdict}: ×{r['fixed_ratio']:.3g} ({r['fixed_equivalence_ci_low']:.3g} to "
                  f"{r['fixed_equivalence_ci_high']:.3g}) within ×/÷{r['margin']:g}, p = {r['fixed_tost_p_holm']:.2g}, "
@@ -189,7 +335,9 @@ def front_table(table: pd.DataFrame) -> pd.DataFrame:
             if r["first_step"] > 0 and r["forward_equal"]:
                 where += " (forward equal)"
         out.append({"rank": int(r["rank"]), "pitfall": r["title"], "model": f"{r['family']} ({r['case']})",
-                    "what the user sees": r["symptom"], "effect (CI)": effect, "share of gap": share,
+                    "what the user sees (measured)": r["observed"], "the source says": f"“{r['symptom']}”",
+                    "effect (CI)": effect, "share of gap: added to the fixed port": share,
+                    "removed from the port (share, interaction)": removed,
                     "fixed = Keras? (TOST, power)": fixed, "first divergence (step, tensor)": where,
                     "source": r["source"]})
     return pd.DataFrame(out)

@@ -58,6 +58,7 @@ def summary(table: pd.DataFrame, config: dict) -> list[str]:
                     f"{rst(r['case'])} (×{r['fixed_ratio']:.3g}, power {100 * r['fixed_power']:.0f} %)"
                     for _, r in cases[~cases["fixed_equivalent"]].iterrows()) if len(equivalent) < len(cases) else "")
                 + ".")
+    text += interactions(table)
     traced = table.dropna(subset=["first_step"])
     at_loss = traced[(traced["first_step"] == 1) & (traced["first_kind"].isin(["loss input", "loss"]))
                      & traced["forward_equal"].fillna(False).astype(bool)]
@@ -70,12 +71,61 @@ def summary(table: pd.DataFrame, config: dict) -> list[str]:
     return [" ".join(text), ""]
 
 
+def interactions(table: pd.DataFrame) -> list[str]:
+    """Per case, whether its pitfalls' shares add up: the shares by removal against 100 %, and the masked."""
+    parts = []
+    for case, rows in table[table["in_port"].astype(bool)].groupby("case", sort=False):
+        r = rows.iloc[0]
+        if len(rows) < 2 or pd.isna(r["case_removal_share_sum"]) or not (r["gap_ci_low"] > 1 or r["gap_ci_high"] < 1):
+            continue
+        parts.append(f"{rst(case)} {100 * r['case_removal_share_sum']:.0f} % by removal "
+                     f"({100 * r['case_share_sum']:.0f} % added one by one)")
+    text = []
+    if parts:
+        text.append("Where pitfalls do not interact, each one's share of its port's gap is the same added to the "
+                    "fixed port or removed from the port, and the shares by removal add up to 100 %. Here they "
+                    "sum to: " + "; ".join(parts) + ".")
+    masked = table[table["masked_by"].fillna("").astype(str) != ""]
+    if len(masked):
+        text.append("Masked in their port: " + "; ".join(
+            f"{rst(r['title'])} ({rst(r['case'])}) by {rst(r['masked_by'])}" for _, r in masked.iterrows())
+            + " (the table's column on removal says with which numbers).")
+    return text
+
+
+def ports(table: pd.DataFrame) -> list[str]:
+    """What each case's "port" is: the user-style code it carries, and the parts that match Keras."""
+    from gapstudy.studies.catalogue.cases import CASES, PITFALLS, SWITCHES
+    from gapstudy.studies.catalogue.torch_port import KERAS_MATCHING
+
+    lines = ["What a port is", "--------------", "",
+             "In every case, the *port* is the PyTorch code a user would write with every pitfall of the case in "
+             "it; the *fixed port* is the same code with each of them fixed. Everything else in both is written "
+             "to match Keras, so that the port differs from its reference only by its pitfalls (and what no "
+             "switch reaches: the frameworks' kernels).", ""]
+    for case in dict.fromkeys(table["case"]):
+        c = CASES[case]
+        carries = ", ".join(f"{PITFALLS[n].switch}: {PITFALLS[n].pitfall}" for n in c.pitfalls)
+        matching = ", ".join(f"{name}: {KERAS_MATCHING[name]}" for name in c.reads
+                             if name not in {PITFALLS[n].switch for n in c.pitfalls})
+        posted = c.settings.get("loop") == "posted"
+        loop = (" Its loop is the posted one: the user's DataLoaders (a shuffled one for training, one for "
+                "validation every epoch) and predictions in one call." if posted
+                else " Its loop is the usual one: an order of its own every epoch, prediction in batches.")
+        lines += [f"- **{rst(case)}**: {rst(c.port)} It carries {rst(carries)}; the rest matches Keras "
+                  f"({rst(matching)}{', as the posted code has them' if posted else ''}).{loop}"]
+    lines += ["", "The switches and their values:", ""]
+    lines += [f"- *{rst(s.name)}* ({rst(', '.join(s.values))}): {rst(s.doc)}" for s in SWITCHES.values()]
+    return lines + [""]
+
+
 def ranked_table(table: pd.DataFrame) -> list[str]:
     """The ranked table as an RST list-table (the sources stand as links)."""
     front = front_table(table)
     lines = [".. list-table:: The catalogue, ranked by the size of the effect (the pitfall alone on the fixed "
-             "port; share of gap: of the port with every pitfall against Keras, paired by seed)",
-             "   :header-rows: 1", "   :widths: 4 14 10 14 16 12 14 10 10", ""]
+             "port; shares of the gap of the port with every pitfall against Keras, paired by seed: the pitfall "
+             "added to the fixed port, and removed from the port)",
+             "   :header-rows: 1", "   :widths: 3 11 8 12 10 13 10 16 12 9 8", ""]
     columns = list(front.columns)
     lines += ["   * - " + columns[0]] + [f"     - {c}" for c in columns[1:]]
     for _, row in front.iterrows():
@@ -94,12 +144,28 @@ def controls(table: pd.DataFrame) -> str:
     return rst("; ".join(parts))
 
 
+def bessel(table: pd.DataFrame, rtol: float) -> str:
+    """The named difference every BatchNorm port has (``engine.NAMED_DIFFERENCES``), with its size in each
+    case's fixed port at the end of the traced steps; "" where no case has a BatchNorm."""
+    from gapstudy.trace.engine import NAMED_DIFFERENCES
+
+    cases = table.drop_duplicates("case").dropna(subset=["control_bessel_relative_difference"])
+    if not len(cases):
+        return ""
+    sizes = ", ".join(f"{rst(r['case'])}: {r['control_bessel_relative_difference']:.2g} relative at the last "
+                      "traced step" for _, r in cases.iterrows())
+    return (f" One difference is named apart: {rst(NAMED_DIFFERENCES['bessel'][1])}; in the fixed ports' running "
+            f"variances ({sizes}, growing towards 1/(n − 1) at steady state), below the tolerance's {rtol:g} and shared by "
+            "every arm, so no pitfall's.")
+
+
 def front_page(table: pd.DataFrame, config: dict, versions: dict) -> str:
     """The front page's RST. ``versions``: {package: [the versions the training runs recorded]}."""
-    lines = ["Answer", "------", ""] + summary(table, config) + ranked_table(table)
+    lines = ["Answer", "------", ""] + summary(table, config) + ranked_table(table) + ports(table)
     lines += ["How it was measured", "-------------------", "",
               "For every case the workflow trains the Keras reference with ``fit``, the PyTorch port with every "
-              "pitfall, the fixed port, and the fixed port with each pitfall alone, over the same seeds. "
+              "pitfall, the fixed port, the fixed port with each pitfall alone, and the port without each "
+              "pitfall, over the same seeds. "
               "Effects are paired by seed (the PyTorch arms share their initial weights and batch orders "
               "wherever the pitfall does not change them); the port's gap and the fixed port's equivalence "
               "are Welch comparisons across frameworks. The lock-step starts both sides from the Keras "
@@ -109,7 +175,7 @@ def front_page(table: pd.DataFrame, config: dict, versions: dict) -> str:
               "its largest Keras value and the fixed port does not share the difference (a difference the "
               "fixed port shares is float32 round-off through another framework's kernels, or a ReLU or "
               "BatchNorm kink it tips over). The fixed ports' own first differences (the controls): "
-              + controls(table) + ". Intervals are per comparison; the verdicts (effect measured, fixed = "
+              + controls(table) + "." + bessel(table, config["lockstep"]["rtol"]) + " Intervals are per comparison; the verdicts (effect measured, fixed = "
               "Keras) are Holm-corrected within their family. Trained with "
               + ", ".join(f"{k} {' and '.join(map(str, v))}" for k, v in sorted(versions.items())) + ".", ""]
     return "\n".join(lines)

@@ -32,6 +32,15 @@ STORIES = MappingProxyType({
         symptom="the loss plateaus near the target's variance; predictions collapse towards the mean",
         source='https://discuss.pytorch.org/t/400-higher-error-with-pytorch-compared-with-identical-keras-model-with-adam-optimizer/160720',
     ),
+    "xavier_normal_init": Story(
+        title="xavier_normal_ where Keras' Dense draws glorot_uniform",
+        description=("The posted port initialises each Linear with nn.init.xavier_normal_ and a zero bias, to match "
+            "Keras; Keras' Dense draws its kernel from glorot_uniform: the same variance, 2/(fan_in + fan_out), "
+            'from another distribution (a normal where Keras draws a uniform on ±√(6/(fan_in + fan_out))).'),
+        fix='nn.init.xavier_uniform_(layer.weight); nn.init.zeros_(layer.bias)',
+        symptom="xavier_uniform_ in place of xavier_normal_ did not close the gap (the user's report)",
+        source='https://discuss.pytorch.org/t/400-higher-error-with-pytorch-compared-with-identical-keras-model-with-adam-optimizer/160720',
+    ),
     "dense_init": Story(
         title='Default initialisation of Linear layers',
         description=("nn.Linear draws its kernel from kaiming_uniform(a=√5) and its bias from uniform(±1/√fan_in); Keras' "
@@ -154,6 +163,15 @@ STORIES = MappingProxyType({
             'slower.'),
         fix='call scheduler.step() after every optimizer.step()',
         symptom='the learning rate stays high; a noisier, worse end of training',
+        source='https://github.com/tensorflow/tensorflow/issues/52529',
+    ),
+    "lr_decay_rate_per_epoch": Story(
+        title="ExponentialDecay's decay rate as ExponentialLR's γ, stepped per epoch",
+        description=("Keras' ExponentialDecay(lr, decay_steps, decay_rate) multiplies the rate by decay_rate every "
+            'decay_steps batches; ported as ExponentialLR(gamma=decay_rate) stepped once per epoch, it multiplies '
+            'by decay_rate every epoch instead: faster where an epoch has fewer batches than decay_steps.'),
+        fix='ExponentialLR(gamma=decay_rate ** (1 / decay_steps)), scheduler.step() after every optimizer.step()',
+        symptom='the learning rate decays on another clock than in Keras',
         source='https://github.com/tensorflow/tensorflow/issues/52529',
     ),
 })

@@ -156,12 +156,20 @@ def build(case: str, switches: dict, input_shape: tuple, outputs: int, seed: int
 
     c, s, sw = CASES[case], CASES[case].settings, resolve(switches)
     torch.manual_seed(seed)
+
+    def linear(inputs: int, outputs: int):
+        layer = nn.Linear(inputs, outputs)
+        if sw["init"] == "xavier_normal":  # the posted code's: each layer as soon as it is made
+            nn.init.xavier_normal_(layer.weight)
+            nn.init.constant_(layer.bias, 0)
+        return layer
+
     blocks = []
     if c.family == "mlp_regression":
-        blocks += [("hidden", nn.Linear(input_shape[0], s["hidden"]))]
+        blocks += [("hidden", linear(input_shape[0], s["hidden"]))]
         width = s["hidden"]
     elif c.family == "mlp_classifier":
-        blocks += [("hidden", nn.Sequential(nn.Linear(input_shape[0], s["hidden"]), nn.ReLU()))]
+        blocks += [("hidden", nn.Sequential(linear(input_shape[0], s["hidden"]), nn.ReLU()))]
         width = s["hidden"]
     elif c.family == "cnn":
         first, second = s["filters"]
@@ -179,7 +187,9 @@ def build(case: str, switches: dict, input_shape: tuple, outputs: int, seed: int
         width = s["units"]
     else:
         raise ValueError(f"no PyTorch port for family {c.family!r}")
-    head = nn.Linear(width, outputs)
+    if sw["init"] == "xavier_normal" and c.family not in ("mlp_regression", "mlp_classifier"):
+        raise ValueError(f"init: xavier_normal is the posted MLP's; not implemented for family {c.family!r}")
+    head = linear(width, outputs)
     if sw["output"] == "softmax":
         head = nn.Sequential(head, nn.Softmax(dim=1))
     elif sw["output"] == "sigmoid":
@@ -231,14 +241,27 @@ def optimizer(settings: dict, sw: dict, params):
                             weight_decay=decay)
 
 
-def scheduler(settings: dict, optimizer):
-    """Keras' ExponentialDecay as ``ExponentialLR`` (γ per step), where the case decays; else None."""
+# The values of ``lr_schedule`` whose scheduler steps once per epoch (the others, once per batch).
+PER_EPOCH_SCHEDULES = ("per_epoch", "rate_per_epoch")
+
+
+def scheduler(settings: dict, sw: dict, optimizer):
+    """Keras' ExponentialDecay as ``ExponentialLR``, where the case decays (else None): γ per step,
+    decay_rate^(1/decay_steps), or the decay rate itself where the port takes it for γ (``rate_per_epoch``).
+    ``sw``: resolved switches."""
     import torch
 
     if not settings.get("decay_steps"):
         return None
     gamma = settings["decay_rate"] ** (1.0 / settings["decay_steps"])
+    if sw["lr_schedule"] == "rate_per_epoch":
+        gamma = settings["decay_rate"]
     return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
+
+
+def steps_per_epoch(sw: dict) -> bool:
+    """Whether the port's scheduler steps once per epoch (``end_epoch``), not after every batch."""
+    return sw["lr_schedule"] in PER_EPOCH_SCHEDULES
 
 
 def kernel_names(model) -> list[str]:
@@ -266,8 +289,15 @@ class Port:
         self.outputs = n_outputs(self.c.task, data["y_train"])
         self.model = build(case, switches, data["X_train"].shape[1:], self.outputs, seed)
         self.optimizer = optimizer(self.s, self.sw, [p for p in self.model.parameters() if p.requires_grad])
-        self.scheduler = scheduler(self.s, self.optimizer)
-        self.generator = torch.Generator().manual_seed(seed)
+        self.scheduler = scheduler(self.s, self.sw, self.optimizer)
+        self.n_val = len(data["y_val"])
+        if self.s.get("loop") == "posted":
+            # The posted loop's DataLoaders draw from PyTorch's global generator, which ``build`` seeded and
+            # drew the initial weights from: this port's copy of it goes on from there.
+            self.generator = torch.Generator()
+            self.generator.set_state(torch.get_rng_state())
+        else:
+            self.generator = torch.Generator().manual_seed(seed)
 
     # -- the loss, as the port writes it
     def probabilities(self, out):
@@ -303,8 +333,17 @@ class Port:
 
     # -- the loop
     def order(self, n: int):
+        """The epoch's order of the ``n`` training rows. The posted loop (``loop: posted``): the draws of its
+        shuffled training DataLoader, then of its shuffled validation DataLoader, which the loop opens after
+        every epoch (``loader_draws.epoch_order``, on this port's generator)."""
         import torch
 
+        if self.s.get("loop") == "posted":
+            from gapstudy.frameworks.loader_draws import epoch_order
+
+            order = epoch_order(n, self.sw["shuffle"] == "every_epoch", self.generator)
+            epoch_order(self.n_val, True, self.generator)
+            return order
         if self.sw["shuffle"] == "every_epoch":
             return torch.randperm(n, generator=self.generator)
         return torch.arange(n)
@@ -328,7 +367,7 @@ class Port:
                 for p in params:
                     torch.nn.utils.clip_grad_norm_([p], self.s["clipnorm"])
         self.optimizer.step()
-        if self.scheduler is not None and self.sw["lr_schedule"] == "per_batch":
+        if self.scheduler is not None and not steps_per_epoch(self.sw):
             self.scheduler.step()
         return float(loss.detach())
 
@@ -339,20 +378,22 @@ class Port:
         return losses
 
     def end_epoch(self) -> None:
-        if self.scheduler is not None and self.sw["lr_schedule"] == "per_epoch":
+        if self.scheduler is not None and steps_per_epoch(self.sw):
             self.scheduler.step()
 
     def evaluate(self, X):
         """Validation as the port writes it: after ``model.eval()`` unless the pitfall forgets it; batches of
-        the training batch size (BatchNorm in training mode sees each batch alone)."""
+        the training batch size (BatchNorm in training mode sees each batch alone), or, in the posted loop,
+        one call on every row."""
         import torch
 
         if self.sw["eval_mode"] == "eval":
             self.model.eval()
         outputs = []
+        batch = len(X) if self.s.get("loop") == "posted" else self.s["batch_size"]
         with torch.no_grad():
-            for start in range(0, len(X), self.s["batch_size"]):
-                outputs.append(self.probabilities(self.model(X[start:start + self.s["batch_size"]])))
+            for start in range(0, len(X), batch):
+                outputs.append(self.probabilities(self.model(X[start:start + batch])))
         self.model.train()
         return torch.cat(outputs).numpy()
 

@@ -109,7 +109,7 @@ def train(case: str, switches: dict, data: dict, seeds, epochs: int | None = Non
         frozen = {name: torch.stack([dict(port.model.named_parameters())[name].detach() for port in ports])
                   for name, p in base.model.named_parameters() if not p.requires_grad}
     optimizer = torch_port.optimizer(s, sw, list(stacked.values()))
-    scheduler = torch_port.scheduler(s, optimizer)
+    scheduler = torch_port.scheduler(s, sw, optimizer)
     kernels = [name for name in torch_port.kernel_names(base.model) if name in stacked]
     penalised = bool(s.get("l2")) and sw["l2"] == "loss"
 
@@ -136,10 +136,10 @@ def train(case: str, switches: dict, data: dict, seeds, epochs: int | None = Non
             for name in names:
                 stacked[name].grad = grads[name]
             optimizer.step()
-            if scheduler is not None and sw["lr_schedule"] == "per_batch":
+            if scheduler is not None and not torch_port.steps_per_epoch(sw):
                 scheduler.step()
             epoch_losses.append(loss.detach())
-        if scheduler is not None and sw["lr_schedule"] == "per_epoch":
+        if scheduler is not None and torch_port.steps_per_epoch(sw):
             scheduler.step()
         by_seed = torch.stack(epoch_losses, dim=1).tolist()  # (S, steps) of the loop's float(loss)
         for seed_losses, epoch in zip(losses, by_seed):
