@@ -17,18 +17,23 @@ Design, as in the seed study (``gapstudy.statistics.stats``), and why:
   and the pitfall removed from the port (port against the port without it,
   ``cases.removal_arm``). Where pitfalls do not interact both agree and the
   shares by removal add up to 100 %; their sum per case is shown beside
-  100 % (the interaction). A pitfall whose effect is measured on the fixed
-  port but whose removal from the port changes nothing measurable is
-  masked by the others; where the arms hold the pitfall with one other
-  alone (cases of three pitfalls or fewer), the sentence names which other.
+  100 % (the interaction). Per pitfall, the interaction contrast is the
+  paired difference of the two effects, log(port / port without it) −
+  log(fixed with it / fixed), a paired t-test by seed. A pitfall is masked
+  by the others where its effect alone is measured, its removal's is not,
+  and the contrast is measured and points towards no effect; where the
+  arms hold the pitfall beside each other one alone (cases of three
+  pitfalls or fewer), the sentence names which other masks it by the same
+  contrast. Where the removal's interval is too wide to tell, it says so.
 - What the user sees (``observed``) is written from the measured direction
   and size; the source's prose stands beside it as the source's.
-- Three families of hypotheses are declared by the registry before any
+- Four families of hypotheses are declared by the registry before any
   run: every pitfall changes its case's metric on the fixed port (paired
   t-test, two-sided); removing every pitfall of a port changes the port's
-  metric (paired t-test, two-sided); every case's fixed port is equivalent
-  to its Keras reference (TOST at the config's margin, with its power at
-  the observed spread). Each family is Holm-corrected on its own.
+  metric (paired t-test, two-sided); every pitfall of a port interacts with
+  the others (the contrast above, two-sided); every case's fixed port is
+  equivalent to its Keras reference (TOST at the config's margin, with its
+  power at the observed spread). Each family is Holm-corrected on its own.
 """
 
 from __future__ import annotations
@@ -48,7 +53,8 @@ PITFALL_COLUMNS = [
     "effect_ratio", "effect_ci_low", "effect_ci_high", "effect_p", "effect_p_holm", "effect_measured",
     "accuracy_change", "gap_ratio", "gap_ci_low", "gap_ci_high", "share_of_gap", "share_ci_low", "share_ci_high",
     "in_port", "removal_arm", "removal_ratio", "removal_ci_low", "removal_ci_high", "removal_p", "removal_p_holm",
-    "removal_measured", "removal_share", "removal_share_ci_low", "removal_share_ci_high",
+    "removal_measured", "removal_share", "removal_share_ci_low", "removal_share_ci_high", "interaction_ratio",
+    "interaction_ci_low", "interaction_ci_high", "interaction_p", "interaction_p_holm", "interaction_measured",
     "case_share_sum", "case_removal_share_sum", "masked_by", "interaction_note",
     "fixed_ratio", "fixed_equivalence_ci_low", "fixed_equivalence_ci_high", "fixed_tost_p", "fixed_tost_p_holm",
     "fixed_equivalent", "fixed_power", "fixed_seeds_for_90_percent_power", "margin", "alpha", "ci_level",
@@ -104,6 +110,15 @@ def paired_change(a: pd.Series, b: pd.Series, level: float) -> dict:
             "ci_high": float(np.exp(high)), "p": paired_p(diff)}
 
 
+def interaction_contrast(port: pd.Series, without: pd.Series, only: pd.Series, fixed: pd.Series, level: float) -> dict:
+    """log(port / without) − log(only / fixed) by seed (log metrics indexed by seed): how much more (ratio
+    above 1) or less the pitfall changes the port than the fixed port; ``paired_change``'s numbers."""
+    seeds = sorted(set(port.index) & set(without.index) & set(only.index) & set(fixed.index))
+    a = port[seeds] - without[seeds]
+    b = only[seeds] - fixed[seeds]
+    return paired_change(a, b, level)
+
+
 def pitfall_table(runs: pd.DataFrame, lockstep: dict, level: float, margin: float, alpha: float,
                   resamples: int, seed: int, cases=CASES, stories=STORIES) -> pd.DataFrame:
     """One row per pitfall and alternative of the cases in ``runs`` (``PITFALL_COLUMNS``), ranked by the size
@@ -137,13 +152,20 @@ def pitfall_table(runs: pd.DataFrame, lockstep: dict, level: float, margin: floa
                                                               level, resamples, seed)
             removal = {"removal_arm": None, "removal_ratio": np.nan, "removal_ci_low": np.nan,
                        "removal_ci_high": np.nan, "removal_p": np.nan, "removal_share": np.nan,
-                       "removal_share_ci_low": np.nan, "removal_share_ci_high": np.nan}
+                       "removal_share_ci_low": np.nan, "removal_share_ci_high": np.nan,
+                       "interaction_ratio": np.nan, "interaction_ci_low": np.nan, "interaction_ci_high": np.nan,
+                       "interaction_p": np.nan}
+            if name not in c.pitfalls:  # an alternative: not in the port, no share of its gap
+                share = share_low = share_high = np.nan
             if name in c.pitfalls:
                 arm = removal_arm(c, name)
                 without = np.log(_by_seed(runs, case, arm, metric))
                 removed = paired_change(port, without, level)
                 removal |= {"removal_arm": arm, "removal_ratio": removed["ratio"], "removal_ci_low": removed["ci_low"],
                             "removal_ci_high": removed["ci_high"], "removal_p": removed["p"]}
+                contrast = interaction_contrast(port, without, only, fixed, level)
+                removal |= {"interaction_ratio": contrast["ratio"], "interaction_ci_low": contrast["ci_low"],
+                            "interaction_ci_high": contrast["ci_high"], "interaction_p": contrast["p"]}
                 both = removed["seeds"]
                 if len(both) >= 2 and len(keras) >= 2:
                     aligned = [x[both].to_numpy() for x in (port, without)]
@@ -188,6 +210,9 @@ def pitfall_table(runs: pd.DataFrame, lockstep: dict, level: float, margin: floa
     table["removal_p_holm"] = np.nan
     table.loc[in_port, "removal_p_holm"] = stats.holm(table.loc[in_port, "removal_p"].to_numpy(dtype=float))
     table["removal_measured"] = np.where(in_port, table["removal_p_holm"] < alpha, False)
+    table["interaction_p_holm"] = np.nan
+    table.loc[in_port, "interaction_p_holm"] = stats.holm(table.loc[in_port, "interaction_p"].to_numpy(dtype=float))
+    table["interaction_measured"] = np.where(in_port, table["interaction_p_holm"] < alpha, False)
     table["case_share_sum"] = table["case"].map(table[in_port].groupby("case")["share_of_gap"].sum(min_count=1))
     table["case_removal_share_sum"] = table["case"].map(
         table[in_port].groupby("case")["removal_share"].sum(min_count=1))
@@ -216,10 +241,13 @@ def interaction(row, table: pd.DataFrame, log_metric: dict, cases=CASES, level: 
     """How a port's pitfall behaves beside the port's others, in words from the numbers: (the pitfalls that
     mask it, comma-separated, or ""; the sentence, or "").
 
-    Masked: its effect on the fixed port is measured (Holm), its removal from the port is not (Holm). The
-    maskers are named where the arms hold the pitfall beside each other one alone (``arms_by_pitfalls``):
-    each other pitfall beside which its paired effect's interval holds no change; elsewhere, the port's
-    other pitfalls. Only with the others: no effect measured alone, but removing it changes the port.
+    Masked: its effect on the fixed port is measured, its removal from the port is not, and the interaction
+    contrast is measured and points towards no effect (each Holm within its family). The maskers are named
+    where the arms hold the pitfall beside each other one alone (``arms_by_pitfalls``): each other pitfall
+    beside which the same contrast (its effect beside that one against alone) points towards no effect
+    with its interval clear of 1; elsewhere, the port's other pitfalls. Where the contrast is not
+    measured, the sentence says the run cannot tell. Only with the others: no effect measured alone, but
+    removing it changes the port.
     """
     if not row["in_port"]:
         return "", ""
@@ -228,25 +256,34 @@ def interaction(row, table: pd.DataFrame, log_metric: dict, cases=CASES, level: 
     others = [p for p in c.pitfalls if p != row["pitfall"]]
     alone = _r(row["effect_ratio"], row["effect_ci_low"], row["effect_ci_high"])
     removed = _r(row["removal_ratio"], row["removal_ci_low"], row["removal_ci_high"])
+    towards_none = np.sign(np.log(row["interaction_ratio"])) == -np.sign(np.log(row["effect_ratio"]))
+    if row["effect_measured"] and not row["removal_measured"] and not (row["interaction_measured"] and towards_none):
+        return "", (f"Removed from the port no change is measured (Holm: {removed}), but alone it changes the "
+                    f"{metric} {alone}, and the difference between the two is not measured: this run cannot "
+                    "tell whether the port's other pitfalls mask it.")
     if row["effect_measured"] and not row["removal_measured"]:
         arm_of, logs = arms_by_pitfalls(c), log_metric.get(row["case"], {})
+        fixed, only = logs.get(FIXED), logs.get(row["pitfall"])
         maskers, evidence = [], []
         for q in others:
             pair = arm_of.get(frozenset({row["pitfall"], q}))
-            if pair is None or pair not in logs or q not in logs:
-                maskers, evidence = list(others), []
+            if pair is None or pair not in logs or q not in logs or fixed is None or only is None:
+                maskers, evidence = [], []
                 break
             beside = paired_change(logs[pair], logs[q], level)
-            if beside["ci_low"] <= 1 <= beside["ci_high"]:
+            contrast = interaction_contrast(logs[pair], logs[q], only, fixed, level)
+            toward = np.sign(np.log(contrast["ratio"])) == -np.sign(np.log(row["effect_ratio"]))
+            if toward and not contrast["ci_low"] <= 1 <= contrast["ci_high"]:
                 maskers.append(q)
                 evidence.append(f"beside {q} alone it changes the {metric} "
                                 f"{_r(beside['ratio'], beside['ci_low'], beside['ci_high'])}")
-        if not maskers:  # no single other one hides it: together they do
-            maskers = list(others)
+        if not maskers:  # no single other one is shown to hide it: together they do
+            maskers, evidence = list(others), []
         names = ", ".join(maskers)
         return names, (f"Masked in this port: alone on the fixed port it changes the {metric} {alone}, but "
-                       f"removed from the port no change is measured ({removed}); {names} "
-                       f"{'hides' if len(maskers) == 1 else 'hide'} it"
+                       f"removed from the port no change is measured (Holm: {removed}; the two differ by "
+                       f"{_r(row['interaction_ratio'], row['interaction_ci_low'], row['interaction_ci_high'])}); "
+                       f"{names} {'hides' if len(maskers) == 1 else 'hide'} it"
                        + (f" ({'; '.join(evidence)})" if evidence else "") + ".")
     if row["removal_measured"] and not row["effect_measured"]:
         return "", (f"Only beside the port's other pitfalls ({', '.join(others)}): alone no change is measured "

@@ -176,6 +176,6 @@ def front_page(table: pd.DataFrame, config: dict, versions: dict) -> str:
               "fixed port shares is float32 round-off through another framework's kernels, or a ReLU or "
               "BatchNorm kink it tips over). The fixed ports' own first differences (the controls): "
               + controls(table) + "." + bessel(table, config["lockstep"]["rtol"]) + " Intervals are per comparison; the verdicts (effect measured, fixed = "
-              "Keras) are Holm-corrected within their family. Trained with "
+              "Keras, removal measured, interaction measured) are Holm-corrected within their family. Trained with "
               + ", ".join(f"{k} {' and '.join(map(str, v))}" for k, v in sorted(versions.items())) + ".", ""]
     return "\n".join(lines)
