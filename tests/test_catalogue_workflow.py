@@ -57,6 +57,38 @@ def test_the_front_page_is_built_from_the_tables(catalogue):
     assert report.stat().st_size > 100_000
 
 
+def _readme_ranked_table() -> pd.DataFrame:
+    """The catalogue's ranked table as the README shows it (the full run's front table)."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| rank | pitfall | model | what the user sees"))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip().strip("|"))])
+    return pd.DataFrame(rows[2:], columns=rows[0])
+
+
+def test_what_the_user_sees_agrees_with_every_measured_sign(catalogue):
+    """Issue 25: no symptom sentence contradicts its row's measured sign, in the tiny catalogue's table (this
+    session's run) and in the full catalogue's (the README's table, from a 20-seed run): "worse" where the
+    effect is measured above 1, "better" below, "no change measured" where Holm finds none."""
+    from gapstudy.studies.catalogue import analysis, paths
+
+    tiny = pd.read_csv(catalogue / paths.table("pitfalls"))
+    assert tiny["observed"].str.len().gt(20).all() and analysis.contradictions(tiny) == []
+    full = _readme_ranked_table()
+    assert len(full) == len(tiny)
+    for _, r in full.iterrows():
+        effect, seen = r["effect (CI)"], r["what the user sees (measured)"]
+        ratio = float(re.search(r"×([0-9.e+-]+)", effect).group(1))
+        assert re.search(r"×([0-9.e+-]+)", seen).group(1) == re.search(r"×([0-9.e+-]+)", effect).group(1), r["pitfall"]
+        if "no effect measured" in effect:
+            assert seen.startswith("no change measured"), r["pitfall"]
+        else:
+            assert ("worse" in seen) == (ratio > 1) and ("better" in seen) == (ratio < 1), r["pitfall"]
+
+
 def test_a_finished_catalogue_has_nothing_to_rerun_and_an_edit_reruns_only_what_it_reaches(catalogue, tmp_path):
     from gapstudy.studies.catalogue import cases
 
