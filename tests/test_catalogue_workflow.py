@@ -15,14 +15,14 @@ CONFIG = "config/catalogue_tiny.yaml"
 
 
 def dry_run(workdir, config_path=CONFIG) -> dict:
-    """{rule: count} of the jobs a dry run would run ({} for none), and the training jobs' (case, arm)."""
+    """{rule: count} of the jobs a dry run would run ({} for none), and the training jobs' (case, side)."""
     out = snakemake(workdir, "-n", "--cores", "2", "--configfile", config_path)
     text = out.stdout + out.stderr
     if "Nothing to be done" in text:
         return {}, set()
     stats = text.split("Job stats:")[1].split("total")[0]
     counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
-    train = set(re.findall(r"rule catalogue_train:\n(?:.*\n)*?\s+wildcards: case=(\w+), arm=(\w+)", text))
+    train = set(re.findall(r"rule catalogue_train:\n(?:.*\n)*?\s+wildcards: case=(\w+), side=(\w+)", text))
     return counts, train
 
 
@@ -101,11 +101,11 @@ def test_a_finished_catalogue_has_nothing_to_rerun_and_an_edit_reruns_only_what_
     (work / "config/edited.yaml").write_text(yaml.safe_dump(config))
     counts, train = dry_run(work, "config/edited.yaml")
     assert train == set() and counts["catalogue_lockstep"] == len(cases.CASES)  # one job per case
-    # An edit of the ports' code: every PyTorch arm retrains, no Keras arm.
+    # An edit of the ports' code: every case's PyTorch job (all its PyTorch arms) retrains, no Keras job.
     port = work / "src/gapstudy/studies/catalogue/torch_port.py"
     port.write_text(port.read_text() + "\n# an edit\n")
     counts, train = dry_run(work)
-    assert train == {(c, a) for c in cases.CASES for a in cases.arms(c) if a != cases.KERAS}
+    assert train == {(c, "torch") for c in cases.CASES}
     port.write_text(port.read_text().replace("\n# an edit\n", ""))
     # An edit of the trace engine that the catalogue shares with users' ports: every trace reruns, and no
     # training job, so that the engine cannot move a table of runs.

@@ -35,13 +35,15 @@ localrules:
 
 
 CASE_NAMES = list(config["catalogue"]["cases"])
-# Every training job: the Keras reference, the port, the fixed port and one per pitfall.
-ARMS = [(case, arm) for case in CASE_NAMES for arm in cat.arms(case)]
+# Every training job: per case, the Keras reference, and every PyTorch arm (the port, the fixed port, one
+# per pitfall, the port without each) in one job.
+TRAIN_JOBS = [(case, side) for case in CASE_NAMES for side in catalogue_run.SIDES]
 
 
 wildcard_constraints:
     case="|".join(cat.CASES),
     arm="|".join(sorted({arm for case in cat.CASES for arm in cat.arms(case)})),
+    side="|".join(catalogue_run.SIDES),
     dataset="|".join(sorted({c.dataset for c in cat.CASES.values()})),
     figure="|".join(CATALOGUE_FIGURES),
     page="|".join(CATALOGUE_PAGES),
@@ -59,7 +61,7 @@ def code(script, *modules):
 
 def train_code(wildcards):
     """A Keras job runs the Keras reference's code, a PyTorch job the port's: not each other's."""
-    return code("catalogue/train.py", catalogue_run.trainer(wildcards.arm))
+    return code("catalogue/train.py", catalogue_run.trainer(wildcards.side))
 
 
 def case_dataset(wildcards):
@@ -70,8 +72,10 @@ def case_settings(wildcards):
     return canonical(dict(cat.CASES[wildcards.case].settings))
 
 
-def arm_switches(wildcards):
-    return canonical(cat.arm_switches(wildcards.case, wildcards.arm))
+def side_switches(wildcards):
+    """{arm: switches} of every arm the job trains, canonical."""
+    return canonical({arm: cat.arm_switches(wildcards.case, arm)
+                      for arm in catalogue_run.side_arms(wildcards.case, wildcards.side)})
 
 
 def level_percent():
@@ -79,7 +83,7 @@ def level_percent():
 
 
 def run_tables():
-    return [paths.RUNS.format(case=case, arm=arm) for case, arm in ARMS]
+    return [paths.RUNS.format(case=case, side=side) for case, side in TRAIN_JOBS]
 
 
 def trace_dirs():

@@ -1,19 +1,21 @@
+# One job per case and side (run.SIDES): the Keras reference, or every PyTorch arm of the case.
 rule catalogue_train:
     input:
         npz=case_dataset,
     output:
         runs=paths.RUNS,
     log:
-        paths.log("train/{case}/{arm}"),
+        paths.log("train/{case}/{side}"),
     benchmark:
-        paths.benchmark("train/{case}/{arm}")
+        paths.benchmark("train/{case}/{side}")
     conda:
         "../../envs/train.yaml"
     threads: config["threads_per_job"]
     params:
         case=lambda wc: wc.case,
-        arm=lambda wc: wc.arm,
-        switches=arm_switches,
+        side=lambda wc: wc.side,
+        arms=lambda wc: list(catalogue_run.side_arms(wc.case, wc.side)),
+        switches=side_switches,
         settings=case_settings,
         seeds=config["catalogue"]["seeds"],
         epochs=config["catalogue"]["epochs"],

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 ROOT = "results/catalogue"
 DATASET = ROOT + "/data/{dataset}.npz"
-RUNS = ROOT + "/runs/{case}/{arm}.csv"
+# One training job per case and side (``run.SIDES``: the Keras reference, or every PyTorch arm) writes the
+# rows of all its arms here.
+RUNS = ROOT + "/runs/{case}/{side}.csv"
 # One lock-step job per case writes the traces of all its traced arms (``cases.traced_arms``) here.
 TRACES = ROOT + "/traces/{case}"
 TRACE_STEPS = TRACES + "/{arm}.csv"

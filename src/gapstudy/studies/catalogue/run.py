@@ -1,4 +1,9 @@
-"""One catalogue training job: one arm of one case over its seeds, one row per seed.
+"""One catalogue training job: one side of one case (the Keras reference, or every PyTorch arm) over its
+seeds, one row per arm and seed.
+
+A case's PyTorch arms train in one job, one arm after the other (``side_arms``): each job pays its
+imports and start-up once (about 2 to 6 s, most of a tiny config's job), and the rows are the same as
+one job per arm would write.
 
 The Keras arm runs ``keras_ref.train_seeds`` (the seed case's seeds stacked,
 the others' seed by seed); every other arm is the PyTorch port with the arm's
@@ -13,7 +18,7 @@ from __future__ import annotations
 import importlib
 import json
 
-from gapstudy.studies.catalogue.cases import CASES, KERAS, arm_switches
+from gapstudy.studies.catalogue.cases import CASES, KERAS, arm_switches, arms
 
 # Each arm's trainer, named (not imported) here: a job's code hash holds its own trainer only, so that an
 # edit of the PyTorch ports retrains no Keras reference (workflow/rules/catalogue/common.smk). The torch
@@ -22,9 +27,24 @@ TRAINERS = {"keras": "gapstudy.studies.catalogue.keras_ref",
             "torch": "gapstudy.studies.catalogue.torch_port_stacked"}
 
 
+SIDES = tuple(TRAINERS)
+
+
+def side_of(arm: str) -> str:
+    """The side that trains ``arm``: ``keras`` for the reference, ``torch`` for every other arm."""
+    return "keras" if arm == KERAS else "torch"
+
+
+def side_arms(case: str, side: str) -> tuple[str, ...]:
+    """The arms of ``case`` one training job of ``side`` trains, in the registry's order."""
+    if side not in SIDES:
+        raise KeyError(f"side {side!r}: allowed {', '.join(SIDES)}")
+    return tuple(arm for arm in arms(case) if side_of(arm) == side)
+
+
 def trainer(arm: str) -> str:
-    """The module whose ``train`` trains ``arm``."""
-    return TRAINERS["keras" if arm == KERAS else "torch"]
+    """The module whose ``train`` trains ``arm`` (or every arm of a side, given the side's name)."""
+    return TRAINERS[arm if arm in SIDES else side_of(arm)]
 
 
 def train_arm(case: str, arm: str, data: dict, seeds, epochs: int | None = None, log=print) -> list[dict]:
