@@ -74,8 +74,12 @@ def case_settings(wildcards):
 
 def side_switches(wildcards):
     """{arm: switches} of every arm the job trains, canonical."""
-    return canonical({arm: cat.arm_switches(wildcards.case, arm)
-                      for arm in catalogue_run.side_arms(wildcards.case, wildcards.side)})
+    return canonical(
+        {
+            arm: cat.arm_switches(wildcards.case, arm)
+            for arm in catalogue_run.side_arms(wildcards.case, wildcards.side)
+        }
+    )
 
 
 def level_percent():
