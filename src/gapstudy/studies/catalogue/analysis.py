@@ -15,9 +15,10 @@ Design, as in the seed study (``gapstudy.statistics.stats``), and why:
   PyTorch seeds jointly and Keras' apart (``stats.paired_share_ci``), two
   ways: the pitfall added to the fixed port (fixed + pitfall against fixed),
   and the pitfall removed from the port (port against the port without it,
-  ``cases.removal_arm``). Where pitfalls do not interact both agree and the
-  shares by removal add up to 100 %; their sum per case is shown beside
-  100 % (the interaction). Per pitfall, the interaction contrast is the
+  ``cases.removal_arm``). Where pitfalls do not interact both agree, and the
+  shares by removal sum to what the added shares sum to (100 % where the
+  fixed port also equals Keras); both sums are shown per case, NaN where
+  any share is. Per pitfall, the interaction contrast is the
   paired difference of the two effects, log(port / port without it) −
   log(fixed with it / fixed), a paired t-test by seed. A pitfall is masked
   by the others where its effect alone is measured, its removal's is not,
@@ -213,9 +214,11 @@ def pitfall_table(runs: pd.DataFrame, lockstep: dict, level: float, margin: floa
     table["interaction_p_holm"] = np.nan
     table.loc[in_port, "interaction_p_holm"] = stats.holm(table.loc[in_port, "interaction_p"].to_numpy(dtype=float))
     table["interaction_measured"] = np.where(in_port, table["interaction_p_holm"] < alpha, False)
-    table["case_share_sum"] = table["case"].map(table[in_port].groupby("case")["share_of_gap"].sum(min_count=1))
+    # A case's sum is NaN where any of its shares is (never a sum over fewer pitfalls than the port has).
+    table["case_share_sum"] = table["case"].map(
+        table[in_port].groupby("case")["share_of_gap"].apply(lambda x: x.sum(skipna=False)))
     table["case_removal_share_sum"] = table["case"].map(
-        table[in_port].groupby("case")["removal_share"].sum(min_count=1))
+        table[in_port].groupby("case")["removal_share"].apply(lambda x: x.sum(skipna=False)))
     notes = [interaction(r, table, log_metric, cases, level) for _, r in table.iterrows()]
     table["masked_by"] = [masked for masked, _ in notes]
     table["interaction_note"] = [note for _, note in notes]
@@ -237,6 +240,12 @@ def _r(ratio, low, high) -> str:
     return f"×{ratio:.3g} ({low:.3g} to {high:.3g})"
 
 
+def _removing(row) -> str:
+    """What removing the pitfall from the port does to the metric: port without it / port (``removal_ratio``
+    is port / port without it, the pitfall's effect in the port), with its interval."""
+    return _r(1 / row["removal_ratio"], 1 / row["removal_ci_high"], 1 / row["removal_ci_low"])
+
+
 def interaction(row, table: pd.DataFrame, log_metric: dict, cases=CASES, level: float = 0.95) -> tuple[str, str]:
     """How a port's pitfall behaves beside the port's others, in words from the numbers: (the pitfalls that
     mask it, comma-separated, or ""; the sentence, or "").
@@ -255,12 +264,16 @@ def interaction(row, table: pd.DataFrame, log_metric: dict, cases=CASES, level: 
     metric = METRIC_NAMES[row["metric"]]
     others = [p for p in c.pitfalls if p != row["pitfall"]]
     alone = _r(row["effect_ratio"], row["effect_ci_low"], row["effect_ci_high"])
-    removed = _r(row["removal_ratio"], row["removal_ci_low"], row["removal_ci_high"])
+    removed = _removing(row)
     towards_none = np.sign(np.log(row["interaction_ratio"])) == -np.sign(np.log(row["effect_ratio"]))
-    if row["effect_measured"] and not row["removal_measured"] and not (row["interaction_measured"] and towards_none):
+    if row["effect_measured"] and not row["removal_measured"] and not row["interaction_measured"]:
         return "", (f"Removed from the port no change is measured (Holm: {removed}), but alone it changes the "
                     f"{metric} {alone}, and the difference between the two is not measured: this run cannot "
                     "tell whether the port's other pitfalls mask it.")
+    if row["effect_measured"] and not row["removal_measured"] and not towards_none:
+        return "", (f"Removed from the port no change is measured (Holm: {removed}), though alone it changes the "
+                    f"{metric} {alone} and the port's other pitfalls measurably amplify it "
+                    f"({_r(row['interaction_ratio'], row['interaction_ci_low'], row['interaction_ci_high'])}).")
     if row["effect_measured"] and not row["removal_measured"]:
         arm_of, logs = arms_by_pitfalls(c), log_metric.get(row["case"], {})
         fixed, only = logs.get(FIXED), logs.get(row["pitfall"])
@@ -325,8 +338,7 @@ def contradictions(table: pd.DataFrame) -> list[str]:
     return bad
 
 
-def _ratio(r, low, high) -> str:
-    return f"×{r:.3g} ({low:.3g} to {high:.3g})"
+_ratio = _r
 
 
 def front_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -351,7 +363,7 @@ def front_table(table: pd.DataFrame) -> pd.DataFrame:
         if not r["in_port"]:
             removed = "not in the port (another way to get the same switch wrong)"
         else:
-            removed = f"removing it: {metric} ×{r['removal_ratio']:.3g} ({r['removal_ci_low']:.3g} to {r['removal_ci_high']:.3g})"
+            removed = f"removing it: {metric} {_removing(r)}"
             removed += "" if r["removal_measured"] else ", no change measured (Holm)"
             if not no_gap and pd.notna(r["removal_share"]):
                 removed += (f"; {100 * r['removal_share']:.0f} % ({100 * r['removal_share_ci_low']:.0f} to "

@@ -72,7 +72,8 @@ def summary(table: pd.DataFrame, config: dict) -> list[str]:
 
 
 def interactions(table: pd.DataFrame) -> list[str]:
-    """Per case, whether its pitfalls' shares add up: the shares by removal against 100 %, and the masked."""
+    """Per case, whether its pitfalls' shares add up: the shares by removal against those added one by one
+    (equal without interaction; both 100 % where the fixed port also equals Keras), and the masked."""
     parts = []
     for case, rows in table[table["in_port"].astype(bool)].groupby("case", sort=False):
         r = rows.iloc[0]
@@ -83,7 +84,8 @@ def interactions(table: pd.DataFrame) -> list[str]:
     text = []
     if parts:
         text.append("Where pitfalls do not interact, each one's share of its port's gap is the same added to the "
-                    "fixed port or removed from the port, and the shares by removal add up to 100 %. Here they "
+                    "fixed port or removed from the port, so the shares by removal sum to what the shares added "
+                    "one by one sum to (100 % where the fixed port also matches Keras). Here they "
                     "sum to: " + "; ".join(parts) + ".")
     masked = table[table["masked_by"].fillna("").astype(str) != ""]
     if len(masked):
