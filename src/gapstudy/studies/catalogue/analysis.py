@@ -132,16 +132,17 @@ def pitfall_table(runs: pd.DataFrame, lockstep: dict, level: float, margin: floa
     for case in dict.fromkeys(runs["case"]):
         c = cases[case]
         metric = c.metric
-        keras = np.log(_by_seed(runs, case, KERAS, metric).to_numpy())
-        port, fixed = (np.log(_by_seed(runs, case, arm, metric)) for arm in (PORT, FIXED))
+        # Every arm's log metric by seed, read once: the arms of the port's pitfalls, the alternatives, Keras.
+        logs = {arm: np.log(_by_seed(runs, case, arm, metric))
+                for arm in dict.fromkeys([KERAS, *arms_by_pitfalls(c).values(), *c.alternatives])}
+        keras, port, fixed = logs[KERAS].to_numpy(), logs[PORT], logs[FIXED]
         gap = stats.welch_log_ratio(np.exp(port.to_numpy()), np.exp(keras), level)
         tost = stats.tost_verdict(fixed.to_numpy(), keras, margin, alpha)
         tost_rows[case] = tost
-        log_metric[case] = {arm: np.log(_by_seed(runs, case, arm, metric))
-                            for arm in set(arms_by_pitfalls(c).values()) if (runs["arm"] == arm).any()}
+        log_metric[case] = {arm: logs[arm] for arm in set(arms_by_pitfalls(c).values()) if (runs["arm"] == arm).any()}
         for name in c.pitfalls + c.alternatives:
             p = stories[name]
-            only = np.log(_by_seed(runs, case, name, metric))
+            only = logs[name]
             # A diverged run (a metric that is not finite) is counted and shown, never averaged or dropped silently.
             added = paired_change(only[only.index.isin(port.index)], fixed, level)
             seeds, diff, diverged = added["seeds"], added["diff"], added["diverged"]
@@ -160,7 +161,7 @@ def pitfall_table(runs: pd.DataFrame, lockstep: dict, level: float, margin: floa
                 share = share_low = share_high = np.nan
             if name in c.pitfalls:
                 arm = removal_arm(c, name)
-                without = np.log(_by_seed(runs, case, arm, metric))
+                without = logs[arm]
                 removed = paired_change(port, without, level)
                 removal |= {"removal_arm": arm, "removal_ratio": removed["ratio"], "removal_ci_low": removed["ci_low"],
                             "removal_ci_high": removed["ci_high"], "removal_p": removed["p"]}
